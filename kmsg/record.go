@@ -1,0 +1,186 @@
+package kmsg
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Record is one record read back from /dev/kmsg: "pri,seq,usec,flags;text".
+type Record struct {
+	Priority  Priority
+	Facility  int
+	Seq       uint64
+	Timestamp time.Duration // since boot
+	Flags     string
+	Message   string            // unescaped
+	Dict      map[string]string // continuation lines " KEY=value"
+}
+
+// ParseRecord parses one record as read(2) from /dev/kmsg returns it:
+//
+//	pri,seq,usec,flags[,more...];text\n
+//	 KEY=value\n
+//	...
+//
+// (Documentation/ABI/testing/dev-kmsg in the kernel). pri is
+// facility<<3 | priority. Fields after the fourth are ignored, as that
+// document asks ("caller=T1" on kernels with CONFIG_PRINTK_CALLER). The
+// kernel writes every byte of the text and dictionary below ' ', from 127
+// up, and '\' itself as "\xNN"; ParseRecord decodes them. The trailing
+// newline is optional. Malformed input gives an error saying what is wrong.
+func ParseRecord(b []byte) (Record, error) {
+	s := string(b)
+	header, rest, ok := strings.Cut(s, ";")
+	if !ok {
+		return Record{}, fmt.Errorf("kmsg: record %q: no ';' after the header", clip(s))
+	}
+	if strings.Contains(header, "\n") {
+		return Record{}, fmt.Errorf("kmsg: record header %q: newline before ';'", clip(header))
+	}
+	fields := strings.Split(header, ",")
+	if len(fields) < 4 {
+		return Record{}, fmt.Errorf("kmsg: record header %q: %d fields, want pri,seq,usec,flags", clip(header), len(fields))
+	}
+	var r Record
+	pri, err := strconv.ParseUint(fields[0], 10, 31)
+	if err != nil {
+		return Record{}, fmt.Errorf("kmsg: record header %q: priority field: %w", clip(header), err)
+	}
+	r.Priority, r.Facility = Priority(pri&7), int(pri>>3)
+	if r.Seq, err = strconv.ParseUint(fields[1], 10, 64); err != nil {
+		return Record{}, fmt.Errorf("kmsg: record header %q: sequence field: %w", clip(header), err)
+	}
+	usec, err := strconv.ParseUint(fields[2], 10, 64)
+	if err != nil {
+		return Record{}, fmt.Errorf("kmsg: record header %q: timestamp field: %w", clip(header), err)
+	}
+	if usec > math.MaxInt64/uint64(time.Microsecond) {
+		return Record{}, fmt.Errorf("kmsg: record header %q: timestamp %d µs overflows time.Duration", clip(header), usec)
+	}
+	r.Timestamp = time.Duration(usec) * time.Microsecond
+	r.Flags = fields[3]
+
+	text, dict, _ := strings.Cut(rest, "\n")
+	if r.Message, err = unescape(text); err != nil {
+		return Record{}, fmt.Errorf("kmsg: record %d text: %w", r.Seq, err)
+	}
+	for i := 1; dict != ""; i++ {
+		var line string
+		line, dict, _ = strings.Cut(dict, "\n")
+		if !strings.HasPrefix(line, " ") {
+			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d %q: does not start with a space", r.Seq, i, clip(line))
+		}
+		k, v, ok := strings.Cut(line[1:], "=")
+		if !ok || k == "" {
+			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d %q: want KEY=value", r.Seq, i, clip(line))
+		}
+		if k, err = unescape(k); err != nil {
+			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d key: %w", r.Seq, i, err)
+		}
+		if v, err = unescape(v); err != nil {
+			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d value: %w", r.Seq, i, err)
+		}
+		if r.Dict == nil {
+			r.Dict = make(map[string]string)
+		}
+		r.Dict[k] = v
+	}
+	return r, nil
+}
+
+// String returns r in the format read(2) from /dev/kmsg gives and
+// ParseRecord reads, newline included, escaping what the kernel escapes
+// (and '=' in dictionary keys, which would otherwise end the key).
+// Dictionary lines come in key order.
+func (r Record) String() string {
+	var b strings.Builder
+	pri := uint64(r.Facility)<<3 | uint64(r.Priority&7)
+	fmt.Fprintf(&b, "%d,%d,%d,%s;", pri, r.Seq, r.Timestamp/time.Microsecond, r.Flags)
+	escape(&b, r.Message, false)
+	b.WriteByte('\n')
+	keys := make([]string, 0, len(r.Dict))
+	for k := range r.Dict {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.WriteByte(' ')
+		escape(&b, k, true)
+		b.WriteByte('=')
+		escape(&b, r.Dict[k], false)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789abcdef"
+
+// escape writes s as the kernel's msg_add_ext_text() does: bytes below ' ',
+// from 127 up, and '\' become "\xNN".
+func escape(b *strings.Builder, s string, key bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c >= 127 || c == '\\' || (key && c == '=') {
+			b.WriteString(`\x`)
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+}
+
+// unescape decodes the "\xNN" escapes of the kernel. A '\' not followed by
+// 'x' and two hex digits cannot come from the kernel (it escapes '\' itself)
+// and is an error.
+func unescape(s string) (string, error) {
+	i := strings.IndexByte(s, '\\')
+	if i < 0 {
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b = append(b, c)
+			continue
+		}
+		if len(s)-i < 4 || s[i+1] != 'x' {
+			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:min(i+4, len(s))])
+		}
+		hi, ok1 := unhex(s[i+2])
+		lo, ok2 := unhex(s[i+3])
+		if !ok1 || !ok2 {
+			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:i+4])
+		}
+		b = append(b, hi<<4|lo)
+		i += 3
+	}
+	return string(b), nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
