@@ -1,0 +1,98 @@
+# slashinit: PID 1 for diskless servers, and the image builder.
+#
+#   make            bin/init and bin/mkinitramfs (static, stripped)
+#   make image      the demo image build/demo.cpio.gz from configs/
+#   make run        boot the demo image in QEMU, serial console on this terminal
+#   make demo       the same boot, scripted, narrated, with a summary
+#   make test       unit, namespace and QEMU end-to-end tests (what CI runs)
+#   make test-kernel  build the minimal kernel and run its QEMU tests
+#   make bench      benchmarks (not part of make test)
+#   make install DESTDIR=...   install /init as the reference C init does
+#   make deps       install what is missing (Debian packages, runit for the image)
+
+SHELL   := /bin/bash
+GO      ?= go
+BUILD   ?= build
+DESTDIR ?=
+# The kernel QEMU boots: Debian's, newest first, unless KERNEL=path is given.
+KERNEL  ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*)))
+QEMU    ?= qemu-system-x86_64
+# KVM does not work on the development machines (see README): TCG by default.
+ACCEL   ?= tcg
+COMPRESS ?= gzip
+GOFLAGS_BUILD = -trimpath -ldflags='-s -w -buildid='
+RUNIT   = $(BUILD)/runit/usr/bin
+RUNIT_BINS = runsvdir runsv sv svlogd chpst
+IMAGE   = $(BUILD)/demo.cpio.gz
+
+export CGO_ENABLED = 0
+
+.PHONY: all deps image run demo test test-unit test-e2e test-kernel bench install fuzz clean vet
+
+all: bin/init bin/mkinitramfs
+
+bin/init: FORCE
+	$(GO) build $(GOFLAGS_BUILD) -o $@ ./init
+
+bin/mkinitramfs: FORCE
+	$(GO) build $(GOFLAGS_BUILD) -o $@ ./mkinitramfs
+
+FORCE:
+
+deps:
+	scripts/deps.sh base
+
+$(RUNIT)/runsvdir:
+	scripts/deps.sh base
+
+image: $(IMAGE)
+
+$(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
+	@mkdir -p $(BUILD)
+	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) \
+		configs/rootfs configs/slashinit.list
+
+# Quit QEMU with Ctrl-A X; `poweroff` in the guest shell also ends it.
+run: deps image
+	$(QEMU) -accel $(ACCEL) -m 1024 -display none -serial mon:stdio -no-reboot \
+		-kernel $(KERNEL) -initrd $(IMAGE) \
+		-append "console=ttyS0 loglevel=6 panic=-1 printk.devkmsg=on"
+
+demo: deps image
+	$(GO) run ./e2e/demo -kernel $(KERNEL) -image $(IMAGE)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
+
+# The whole suite: the namespace tests need root, the end-to-end tests need
+# QEMU and the runit binaries (both installed by deps.sh); a missing
+# prerequisite is a skip with its reason, printed in the summary.
+test: deps vet all
+	@mkdir -p $(BUILD)
+	$(GO) test -count=1 -timeout 60m ./... 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+
+test-unit: vet
+	$(GO) test -count=1 -short ./...
+
+test-e2e: deps all
+	$(GO) test -count=1 -timeout 45m -v ./e2e/
+
+bench: deps all
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s $$pkg || exit 1; \
+		done; \
+	done
+
+install: bin/init
+	install -D -m 0755 bin/init $(DESTDIR)/init
+
+clean:
+	rm -rf bin $(BUILD)
+
+-include mk/kernel.mk

@@ -1,0 +1,269 @@
+#!/bin/sh
+# build-kernel.sh: build the minimal kernel of kernel.config with an image
+# built in (CONFIG_INITRAMFS_SOURCE). Called by mk/kernel.mk; every setting
+# comes from the environment so that make variables override them.
+#
+#   scripts/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
+#   scripts/build-kernel.sh smoke-image OUT [MARKER]
+#                                             a busybox test image (no Go /init needed)
+#
+# Environment (defaults in brackets, relative to the repository):
+#   KERNEL_TARBALL    kernel source tarball [/usr/src/linux-source-6.1.tar.xz]
+#   KERNEL_DIR        work directory [build/kernel]
+#   KERNEL_SRC        kernel source tree [KERNEL_DIR/linux-source-6.1, unpacked from KERNEL_TARBALL]
+#   KERNEL_OBJ        kbuild output directory, reused between builds [KERNEL_DIR/obj]
+#   KERNEL_CONFIG     the fragment [kernel.config]
+#   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio]
+#   KERNEL_IMAGE      where the bzImage goes [build/bzImage]
+#   KERNEL_JOBS       parallel jobs [nproc]
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+: "${KERNEL_TARBALL:=/usr/src/linux-source-6.1.tar.xz}"
+: "${KERNEL_DIR:=$root/build/kernel}"
+: "${KERNEL_SRC:=$KERNEL_DIR/linux-source-6.1}"
+: "${KERNEL_OBJ:=$KERNEL_DIR/obj}"
+: "${KERNEL_CONFIG:=$root/kernel.config}"
+: "${KERNEL_INITRAMFS:=$root/build/demo.cpio}"
+: "${KERNEL_IMAGE:=$root/build/bzImage}"
+: "${KERNEL_JOBS:=$(nproc)}"
+
+die() {
+	echo "build-kernel: $*" >&2
+	exit 1
+}
+
+# abs PATH: PATH made absolute against the current directory, because kbuild
+# runs in KERNEL_SRC and reads CONFIG_INITRAMFS_SOURCE relative to it.
+abs() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s\n' "$PWD/$1" ;;
+	esac
+}
+
+# check_tools: the kernel build needs these; say what to install rather than
+# failing in the middle of kbuild.
+check_tools() {
+	missing=
+	for t in make gcc flex bison bc xz; do
+		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+	done
+	[ -f /usr/include/libelf.h ] || missing="$missing libelf.h(libelf-dev)"
+	[ -f /usr/include/openssl/opensslv.h ] || missing="$missing openssl/opensslv.h(libssl-dev)"
+	[ -z "$missing" ] || die "missing build tools:$missing; run scripts/deps.sh (Debian: apt-get install build-essential flex bison bc libelf-dev libssl-dev xz-utils)"
+}
+
+# unpack_source: unpack KERNEL_TARBALL into KERNEL_SRC once. A partial unpack
+# never looks finished: the tree is moved into place only when tar succeeded.
+unpack_source() {
+	[ -f "$KERNEL_SRC/Makefile" ] && return 0
+	[ -e "$KERNEL_SRC" ] && die "$KERNEL_SRC exists but has no Makefile: remove it or set KERNEL_SRC"
+	[ -f "$KERNEL_TARBALL" ] || die "no kernel source: $KERNEL_TARBALL not found (Debian: apt-get install linux-source-6.1) and KERNEL_SRC=$KERNEL_SRC is not a kernel tree"
+	echo "build-kernel: unpacking $KERNEL_TARBALL into $KERNEL_SRC"
+	mkdir -p "$(dirname "$KERNEL_SRC")"
+	tmp=$(mktemp -d "$(dirname "$KERNEL_SRC")/.unpack.XXXXXX")
+	tar -C "$tmp" -xf "$KERNEL_TARBALL" || { rm -rf "$tmp"; die "unpack $KERNEL_TARBALL failed"; }
+	set -- "$tmp"/*
+	[ $# -eq 1 ] && [ -f "$1/Makefile" ] || { rm -rf "$tmp"; die "$KERNEL_TARBALL: expected one top directory with a Makefile"; }
+	mv "$1" "$KERNEL_SRC"
+	rmdir "$tmp"
+}
+
+kmake() {
+	make -s -C "$KERNEL_SRC" O="$KERNEL_OBJ" ARCH=x86_64 "$@"
+}
+
+# stage_initramfs: copy KERNEL_INITRAMFS into KERNEL_OBJ under a name that
+# tells kbuild its format (usr/Makefile: *.cpio is compressed as configured,
+# *.cpio.<ext> is embedded as is), and only when its content changed: kbuild
+# rebuilds the embedded image when the file is newer than its last copy, so a
+# replaced image with an old mtime would otherwise be missed.
+stage_initramfs() {
+	src=$1
+	[ -f "$src" ] || die "initramfs $src not found: build it first (make image, or bin/mkinitramfs build) or set KERNEL_INITRAMFS"
+	magic=$(od -An -tx1 -N6 "$src" | tr -d ' \n')
+	case $magic in
+	303730373031* | 303730373032*) ext=cpio ;; # "070701"/"070702": newc
+	1f8b*) ext=cpio.gz ;;
+	28b52ffd*) ext=cpio.zst ;;
+	fd377a585a00*) ext=cpio.xz ;;
+	02214c18*) ext=cpio.lz4 ;; # lz4 legacy frame, what the kernel decodes
+	*) die "initramfs $src: not a newc cpio archive, raw or gzip/zstd/xz/lz4 (magic $magic)" ;;
+	esac
+	staged=$KERNEL_OBJ/slashinit-initramfs.$ext
+	for f in "$KERNEL_OBJ"/slashinit-initramfs.*; do
+		[ "$f" = "$staged" ] || rm -f "$f"
+	done
+	if ! cmp -s "$src" "$staged"; then
+		cp "$src" "$staged.tmp"
+		mv "$staged.tmp" "$staged"
+	fi
+}
+
+# configure: tinyconfig, merge the fragment, point INITRAMFS_SOURCE at the
+# staged image, olddefconfig. The previous .config keeps its mtime when
+# nothing changed, so kbuild does not re-run syncconfig.
+configure() {
+	cfg=$KERNEL_OBJ/.config
+	prev=$KERNEL_OBJ/.config.slashinit-prev
+	rm -f "$prev"
+	[ -f "$cfg" ] && cp -p "$cfg" "$prev"
+	kmake tinyconfig
+	# merge_config.sh leaves its temporary files in the current directory.
+	(cd "$KERNEL_OBJ" && "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m -O "$KERNEL_OBJ" "$cfg" "$KERNEL_CONFIG") >"$KERNEL_OBJ/merge_config.log" ||
+		die "merge_config.sh $KERNEL_CONFIG failed: see $KERNEL_OBJ/merge_config.log"
+	"$KERNEL_SRC/scripts/config" --file "$cfg" --set-str INITRAMFS_SOURCE "$staged"
+	kmake olddefconfig
+	check_config "$cfg"
+	if [ -f "$prev" ] && cmp -s "$cfg" "$prev"; then
+		touch -r "$prev" "$cfg"
+	fi
+	rm -f "$prev"
+}
+
+# check_config CONFIG: every CONFIG_X=value and "# CONFIG_X is not set" line
+# of the fragment must be in the final .config; an option whose dependency is
+# missing is silently dropped by olddefconfig, so list them and fail.
+check_config() {
+	bad=
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$1" || bad="$bad
+  $line  (final: $(option_state "$1" "${line%%=*}"))"
+			;;
+		"# CONFIG_"*" is not set")
+			name=${line#\# }
+			name=${name%% *}
+			if grep -q "^$name=" "$1"; then
+				bad="$bad
+  $line  (final: $(option_state "$1" "$name"))"
+			fi
+			;;
+		esac
+	done <"$KERNEL_CONFIG"
+	want="CONFIG_INITRAMFS_SOURCE=\"$staged\""
+	grep -qxF -- "$want" "$1" || bad="$bad
+  $want  (final: $(option_state "$1" CONFIG_INITRAMFS_SOURCE))"
+	[ -z "$bad" ] && return 0
+	echo "build-kernel: these options of $KERNEL_CONFIG did not survive the merge into $1:$bad" >&2
+	echo "build-kernel: a dependency is missing or the option does not exist in this kernel; look it up with: make -C $KERNEL_SRC O=$KERNEL_OBJ ARCH=x86_64 menuconfig (type / and the name)" >&2
+	exit 1
+}
+
+option_state() {
+	grep -E "^$2=|^# $2 is not set" "$1" || echo "absent"
+}
+
+build() {
+	check_tools
+	KERNEL_DIR=$(abs "$KERNEL_DIR")
+	KERNEL_INITRAMFS=$(abs "$KERNEL_INITRAMFS")
+	KERNEL_IMAGE=$(abs "$KERNEL_IMAGE")
+	KERNEL_CONFIG=$(abs "$KERNEL_CONFIG")
+	KERNEL_SRC=$(abs "$KERNEL_SRC")
+	KERNEL_OBJ=$(abs "$KERNEL_OBJ")
+	[ -f "$KERNEL_CONFIG" ] || die "config fragment $KERNEL_CONFIG not found"
+	mkdir -p "$KERNEL_DIR" "$KERNEL_OBJ"
+	# One build at a time per output directory (make -j may start two).
+	exec 9>"$KERNEL_OBJ/.slashinit-lock"
+	flock 9
+	unpack_source
+	stage_initramfs "$KERNEL_INITRAMFS"
+	configure
+	echo "build-kernel: building bzImage in $KERNEL_OBJ (-j$KERNEL_JOBS), embedding $KERNEL_INITRAMFS"
+	kmake -j"$KERNEL_JOBS" bzImage
+	# kbuild decides on timestamps; prove the image we staged is the one inside.
+	if [ "${staged##*.}" = cpio ] && ! grep -qx CONFIG_INITRAMFS_COMPRESSION_NONE=y "$KERNEL_OBJ/.config"; then
+		: # compressed by kbuild: nothing byte-comparable
+	elif ! cmp -s "$staged" "$KERNEL_OBJ/usr/initramfs_inc_data"; then
+		die "$KERNEL_OBJ/usr/initramfs_inc_data differs from $staged: kbuild did not pick up the new image"
+	fi
+	mkdir -p "$(dirname "$KERNEL_IMAGE")"
+	cp "$KERNEL_OBJ/arch/x86/boot/bzImage" "$KERNEL_IMAGE.tmp"
+	mv "$KERNEL_IMAGE.tmp" "$KERNEL_IMAGE"
+	echo "build-kernel: $KERNEL_IMAGE: $(wc -c <"$KERNEL_IMAGE") bytes, embedded image $(wc -c <"$staged") bytes"
+}
+
+# smoke_image OUT [MARKER]: a cpio (newc) with Debian's static busybox and an
+# /init script that mounts what slashinit's /init mounts, prints MARKER and the
+# result of each step, and powers off. It lets the kernel be tested before the
+# Go /init and mkinitramfs exist. The archive is written by the kernel's own
+# gen_init_cpio, so /dev/console is a device node without needing mknod.
+smoke_image() {
+	out=$(abs "$1")
+	marker=${2:-slashinit-smoke}
+	busybox=${BUSYBOX:-/bin/busybox}
+	[ -x "$busybox" ] || die "$busybox not found (Debian: apt-get install busybox-static)"
+	# A dynamically linked busybox would need its libc in the image.
+	if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter'; then
+		die "$busybox is dynamically linked; install busybox-static"
+	fi
+	check_tools
+	KERNEL_DIR=$(abs "$KERNEL_DIR")
+	KERNEL_SRC=$(abs "$KERNEL_SRC")
+	mkdir -p "$KERNEL_DIR"
+	unpack_source
+	work=$(mktemp -d "$KERNEL_DIR/.smoke.XXXXXX")
+	trap 'rm -rf "$work"' EXIT
+	gcc -O2 -o "$work/gen_init_cpio" "$KERNEL_SRC/usr/gen_init_cpio.c"
+	cat >"$work/init" <<EOF
+#!/bin/busybox sh
+# Smoke-test /init for the minimal kernel (scripts/build-kernel.sh smoke-image).
+/bin/busybox --install -s /bin
+export PATH=/bin
+echo "SMOKE marker=$marker pid=\$\$"
+step() {
+	if "\$@"; then echo "SMOKE ok: \$*"; else echo "SMOKE FAIL(\$?): \$*"; fi
+}
+step mount -t proc -o nosuid,nodev,noexec proc /proc
+step mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+step mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+step mount -t devtmpfs -o nosuid,noexec devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+step mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=000 devpts /dev/pts
+step mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+step mount -t tmpfs -o nosuid,nodev,mode=1777,size=1m tmpfs /dev/shm
+step sh -c 'echo on > /proc/sys/kernel/printk_devkmsg'
+step sh -c 'echo "<6>smoke: hello from kmsg" > /dev/kmsg'
+echo "SMOKE cmdline: \$(cat /proc/cmdline)"
+echo "SMOKE mounts:"
+cat /proc/mounts
+echo "SMOKE run-init: \$(dmesg | grep 'Run /init')"
+echo "SMOKE warnings:"
+dmesg | grep -iE 'warn|error|fail|unable' || echo "(none)"
+echo "SMOKE uptime: \$(cat /proc/uptime)"
+if [ -e /proc/sys/kernel/kexec_load_disabled ]; then echo "SMOKE kexec: present"; fi
+case " \$(cat /proc/cmdline) " in
+*" smoke=reboot "*) echo "SMOKE reboot"; reboot -f ;;
+*" smoke=shell "*) exec sh ;;
+esac
+echo "SMOKE poweroff"
+poweroff -f
+EOF
+	cat >"$work/list" <<EOF
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /bin 0755 0 0
+file /bin/busybox $busybox 0755 0 0
+file /init $work/init 0755 0 0
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /tmp 1777 0 0
+dir /root 0700 0 0
+EOF
+	mkdir -p "$(dirname "$out")"
+	"$work/gen_init_cpio" "$work/list" >"$out.tmp"
+	mv "$out.tmp" "$out"
+	echo "build-kernel: $out: $(wc -c <"$out") bytes, marker $marker"
+}
+
+case ${1:-build} in
+build) build ;;
+smoke-image)
+	[ $# -ge 2 ] || die "usage: $0 smoke-image OUT [MARKER]"
+	smoke_image "$2" "${3:-}"
+	;;
+*) die "unknown command $1 (build, smoke-image OUT [MARKER])" ;;
+esac
