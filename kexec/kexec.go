@@ -1,12 +1,56 @@
-// Package kexec loads a Linux kernel with kexec_file_load(2) and executes it.
+// Package kexec loads a Linux kernel with kexec_file_load(2) and boots it
+// with reboot(LINUX_REBOOT_CMD_KEXEC), going from the running kernel to the
+// next one without the firmware.
 //
-// API STUB written by the lead: the signatures are fixed, the bodies are to be
-// implemented (see /tmp/team/issues.txt, issue 2, "kexec/").
+// The API is small: Load checks an Image (kernel, optional initrd, command
+// line) and hands it to the kernel, Execute jumps into it, Unload discards
+// it; CheckKernel checks a kernel file alone and Explain turns any of their
+// errors into a sentence that says what to do. Load happens while everything
+// still runs, so a kernel that does not load costs nothing.
+//
+// Before loading, the kernel file is checked against its own header:
+// kexec_file_load accepts a truncated bzImage (an interrupted download of
+// 200 KB of an 8 MB kernel) and the machine then hangs in the new kernel.
+// For an x86_64 bzImage the file must be at least as long as the header
+// declares (setup sectors plus syssize; longer is fine, Debian appends a
+// signature) and be a 64-bit relocatable kernel of boot protocol 2.12 or
+// later, as arch/x86/kernel/kexec-bzimage64.c requires. Formats without such
+// a header (arm64 Image) are reported as not checked, not refused.
+//
+// # Files
+//
+// FromRoot reads the layout PID 1 uses, under a root directory:
+//
+//	/kernel          the kernel to boot next (x86_64: a bzImage)
+//	/kernel.cmdline  its command line; optional, default: the running
+//	                 kernel's /proc/cmdline (an empty file means empty)
+//	/kernel.initrd   its initramfs; optional, default: none, and the load
+//	                 uses KEXEC_FILE_NO_INITRAMFS (the kernel carries its own,
+//	                 built in with CONFIG_INITRAMFS_SOURCE)
+//
+// # Writing /kernel atomically
+//
+// The appearance of /kernel is what asks for a kexec, so it must never be
+// seen half written. Write the command line and initrd first, then the
+// kernel under a temporary name on the same filesystem, flush it, close it
+// and rename it into place; rename(2) replaces the name in one step:
+//
+//	wget -O /kernel.cmdline.tmp "$URL.cmdline" && mv /kernel.cmdline.tmp /kernel.cmdline
+//	wget -O /kernel.tmp "$URL" &&
+//	    sha256sum -c kernel.sha256 && sync /kernel.tmp && mv /kernel.tmp /kernel
+//
+// The temporary file must be on the same filesystem (mv across filesystems
+// copies, which is not atomic) and closed before the load: the kernel refuses
+// a file still open for writing with ETXTBSY. In an initramfs the sync is
+// free; on a disk it keeps a crash from leaving an empty /kernel.
 package kexec
 
-import "errors"
-
-var errStub = errors.New("kexec: not implemented yet")
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
 
 // Image is what to load: the kernel, an optional initramfs and a command line.
 type Image struct {
@@ -15,15 +59,134 @@ type Image struct {
 	Cmdline string // the new kernel's command line
 }
 
-// Load checks img.Kernel and loads img for a later Execute.
-func Load(img Image) error { return errStub }
+// Load checks img.Kernel and loads img for a later Execute. It replaces any
+// kernel loaded before. A kernel that fails the check (CheckKernel), or a
+// command line longer than the kernel takes, never reaches the kernel.
+func Load(img Image) error { return loader{realSyscalls()}.load(img) }
 
 // Execute reboots into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)).
-// It does not return on success.
-func Execute() error { return errStub }
+// It does not return on success. The caller stops processes, syncs and
+// unmounts first: the kernel does none of it.
+func Execute() error { return loader{realSyscalls()}.execute() }
 
-// Unload discards a loaded kernel.
-func Unload() error { return errStub }
+// Unload discards a loaded kernel. Unloading when none is loaded succeeds.
+func Unload() error { return loader{realSyscalls()}.unload() }
 
-// Explain says in words what a Load or Execute error means and what to do.
-func Explain(err error) string { return err.Error() }
+// loader does the work of the package-level functions on a given set of
+// system calls.
+type loader struct {
+	sys syscalls
+}
+
+func (l loader) load(img Image) error {
+	if img.Kernel == "" {
+		return errors.New("kexec: load: no kernel in Image")
+	}
+	kernel, err := os.Open(img.Kernel)
+	if err != nil {
+		return fmt.Errorf("kexec: load: %w", err)
+	}
+	defer kernel.Close()
+	info, err := checkFile(kernel, img.Kernel)
+	if err != nil {
+		return err
+	}
+	if err := checkCmdline(img.Cmdline, info); err != nil {
+		return err
+	}
+
+	var initrd *os.File
+	flags := kexecFileNoInitramfs
+	if img.Initrd != "" {
+		if initrd, err = openInitrd(img.Initrd); err != nil {
+			return err
+		}
+		defer initrd.Close()
+		flags = 0
+	}
+	if err := l.sys.load(kernel, initrd, img.Cmdline, flags); err != nil {
+		return &opError{op: kexecFileLoadName, args: loadArgs(img, flags), err: err}
+	}
+	return nil
+}
+
+func (l loader) execute() error {
+	if err := l.sys.reboot(linuxRebootCmdKexec); err != nil {
+		return &opError{op: rebootCmdKexecName, err: err}
+	}
+	return nil
+}
+
+func (l loader) unload() error {
+	if err := l.sys.unload(); err != nil {
+		return &opError{op: kexecFileUnloadName, err: err}
+	}
+	return nil
+}
+
+// checkCmdline refuses what the kernel would refuse with a bare EINVAL, or
+// silently cut: a NUL ends the command line early.
+func checkCmdline(cmdline string, info KernelInfo) error {
+	if i := strings.IndexByte(cmdline, 0); i >= 0 {
+		return fmt.Errorf("kexec: load %s: command line has a NUL byte at offset %d, the kernel would cut it there", info.Path, i)
+	}
+	if limit := info.MaxCmdline(); limit >= 0 && len(cmdline) > limit {
+		return &KernelError{Path: info.Path, Err: ErrCmdlineTooLong,
+			Reason: fmt.Sprintf("command line is %d bytes, this kernel takes at most %d (cmdline_size %d in its header, less %d for the NUL and elfcorehdr=)",
+				len(cmdline), limit, info.CmdlineSize, 1+elfcorehdrReserve)}
+	}
+	return nil
+}
+
+// openInitrd opens an initramfs, refusing what kernel_read_file() would
+// refuse with a bare EINVAL: an empty file or one that is not regular.
+func openInitrd(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("kexec: load: initrd: %w", err)
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("kexec: load: initrd: stat %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("kexec: load: initrd %s: not a regular file (%s)", path, st.Mode().Type())
+	case st.Size() == 0:
+		err = fmt.Errorf("kexec: load: initrd %s: empty file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// loadArgs describes a kexec_file_load call for an error message; the
+// command line itself can be KiBs, so only its length.
+func loadArgs(img Image, flags int) string {
+	initrd := "no initrd"
+	if img.Initrd != "" {
+		initrd = "initrd " + img.Initrd
+	}
+	f := fmt.Sprintf("flags %#x", flags)
+	if flags == kexecFileNoInitramfs {
+		f = "KEXEC_FILE_NO_INITRAMFS"
+	}
+	return fmt.Sprintf("kernel %s, %s, %d-byte command line, %s", img.Kernel, initrd, len(img.Cmdline), f)
+}
+
+// opError is a failed system call: which, with what, and the errno.
+type opError struct {
+	op   string // kexecFileLoadName, rebootCmdKexecName, kexecFileUnloadName
+	args string // what was passed, in words; "" when the name says it all
+	err  error
+}
+
+func (e *opError) Error() string {
+	if e.args == "" {
+		return "kexec: " + e.op + ": " + e.err.Error()
+	}
+	return "kexec: " + e.op + "(" + e.args + "): " + e.err.Error()
+}
+
+func (e *opError) Unwrap() error { return e.err }
