@@ -1,0 +1,247 @@
+package e2e_test
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slashinit/slashinit/e2e/qemu"
+)
+
+// The services the boot test adds to the demo system: one that writes to
+// stderr (200 short lines, then long ones), one that leaves orphans behind.
+var bootTestServices = map[string]string{
+	"/etc/service/chatty/run": `#!/bin/sh
+# 200 numbered lines, then lines of 100, 500 and 900 bytes, all on stderr.
+for i in $(seq 1 200); do echo "chatty-line-$i" >&2; done
+for n in 100 500 900; do
+	line="chatty-long-$n-"
+	while [ ${#line} -lt $n ]; do line="${line}x"; done
+	echo "$line" >&2
+done
+echo "chatty-done" >&2
+exec sleep 1000000
+`,
+	"/etc/service/orphans/run": `#!/bin/sh
+# 50 orphans: each subshell starts a sleep and exits at once, so the sleep
+# is re-parented to PID 1, which must reap it when it exits a second later.
+for i in $(seq 1 50); do (sleep 1 &); done
+echo "orphans-started" >&2
+exec sleep 1000000
+`,
+}
+
+// TestBoot boots the demo system on Debian's kernel and checks what the
+// README promises about a running system: PID 1, the mounts, the modes, the
+// descriptors of PID 1's children, where their output goes, reaping, and
+// runit supervising the services.
+func TestBoot(t *testing.T) {
+	need(t)
+	img := image(t, qemu.Image{Files: withShell(bootTestServices)})
+	vm := boot(t, bootOpts(img))
+	expect(t, vm.Console, `init: .*`, 60*time.Second)
+	if err := vm.WaitShell(90 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("pid1", func(t *testing.T) {
+		// PID 1 unlinks /init to give its memory back: the link says so.
+		exe := strings.TrimSpace(run(t, vm, "readlink /proc/1/exe"))
+		if exe != "/init (deleted)" {
+			t.Errorf("/proc/1/exe = %q, want %q", exe, "/init (deleted)")
+		}
+		if out, err := vm.Run("test -e /init", 10*time.Second); err == nil {
+			t.Errorf("/init still exists after boot: %s", out)
+		}
+	})
+
+	t.Run("mounts", func(t *testing.T) {
+		mounts := run(t, vm, "cat /proc/mounts")
+		checkMounts(t, mounts)
+	})
+
+	t.Run("modes", func(t *testing.T) {
+		out := run(t, vm, "stat -c '%n %a' /tmp /dev/shm /run")
+		want := map[string]string{"/tmp": "1777", "/dev/shm": "1777", "/run": "755"}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 2 && want[f[0]] != "" {
+				if f[1] != want[f[0]] {
+					t.Errorf("mode of %s = %s, want %s", f[0], f[1], want[f[0]])
+				}
+				delete(want, f[0])
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("stat did not report %v: %q", want, out)
+		}
+		links := run(t, vm, "readlink /etc/mtab /dev/fd /dev/stdin /dev/stdout /dev/stderr")
+		if got, want := strings.Fields(links), []string{"/proc/mounts", "/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"}; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("symlinks = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("descriptors", func(t *testing.T) {
+		// runsvdir is /etc/boot itself (exec): a direct child of PID 1.
+		pid := strings.TrimSpace(run(t, vm, "pidof runsvdir"))
+		ppid := strings.Fields(run(t, vm, "cat /proc/"+pid+"/stat"))[3]
+		if ppid != "1" {
+			t.Errorf("runsvdir's parent is %s, want PID 1", ppid)
+		}
+		fds := strings.Fields(run(t, vm, fmt.Sprintf("readlink /proc/%s/fd/0 /proc/%s/fd/1 /proc/%s/fd/2", pid, pid, pid)))
+		if want := []string{"/dev/null", "/dev/console", "/dev/kmsg"}; strings.Join(fds, " ") != strings.Join(want, " ") {
+			t.Errorf("fds 0-2 of /etc/boot = %v, want %v", fds, want)
+		}
+		// The console must be blocking, or children lose output (O_NONBLOCK = 04000).
+		flags := run(t, vm, fmt.Sprintf("grep flags /proc/%s/fdinfo/1", pid))
+		if v, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(flags), "flags:")), 8, 32); err != nil || v&0o4000 != 0 {
+			t.Errorf("fd 1 of /etc/boot: %q: want blocking (no O_NONBLOCK)", flags)
+		}
+		// Signal dispositions and mask a child starts with: none ignored or blocked.
+		status := run(t, vm, "grep -E '^Sig(Ign|Blk)' /proc/"+pid+"/status")
+		for _, line := range strings.Split(strings.TrimSpace(status), "\n") {
+			if f := strings.Fields(line); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+				t.Errorf("/etc/boot starts with %q, want no ignored or blocked signals", line)
+			}
+		}
+	})
+
+	t.Run("stdout-on-console", func(t *testing.T) {
+		// configs/rootfs/etc/boot echoes this on stdout.
+		if !regexp.MustCompile(`boot: Linux \S+ up in .*s, starting services`).MatchString(vm.Console.String()) {
+			t.Error("the stdout of /etc/boot did not reach the console")
+		}
+	})
+
+	t.Run("stderr-in-kmsg", func(t *testing.T) {
+		var dmesg string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			dmesg = run(t, vm, "dmesg")
+			if strings.Contains(dmesg, "chatty-done") {
+				break
+			}
+		}
+		seen := map[int]bool{}
+		for _, m := range regexp.MustCompile(`chatty-line-(\d+)\n`).FindAllStringSubmatch(dmesg, -1) {
+			n, _ := strconv.Atoi(m[1])
+			seen[n] = true
+		}
+		var lost []int
+		for i := 1; i <= 200; i++ {
+			if !seen[i] {
+				lost = append(lost, i)
+			}
+		}
+		if len(lost) > 0 {
+			t.Errorf("%d of 200 stderr lines missing from dmesg (rate limit?): %v", len(lost), lost)
+		}
+		for _, n := range []int{100, 500, 900} {
+			re := regexp.MustCompile(fmt.Sprintf(`chatty-long-%d-x*`, n))
+			m := re.FindString(dmesg)
+			if len(m) != n {
+				t.Errorf("the %d-byte stderr line arrived as %d bytes", n, len(m))
+			}
+		}
+	})
+
+	t.Run("zombies", func(t *testing.T) {
+		var dmesg string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			if dmesg = run(t, vm, "dmesg"); strings.Contains(dmesg, "orphans-started") {
+				break
+			}
+		}
+		if !strings.Contains(dmesg, "orphans-started") {
+			t.Fatal("the orphans service never started")
+		}
+		// The orphans exit one second after they start; give PID 1 time.
+		var zombies string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			zombies = run(t, vm, "grep -l '^State:.*Z' /proc/[0-9]*/status || true")
+			if strings.TrimSpace(zombies) == "" {
+				break
+			}
+		}
+		if z := strings.TrimSpace(zombies); z != "" {
+			t.Errorf("zombies left: %s", z)
+		}
+	})
+
+	t.Run("runit", func(t *testing.T) {
+		status := run(t, vm, "sv status /etc/service/*")
+		for _, svc := range []string{"getty-ttyS0", "hello", "chatty", "orphans", "shell-ttyS1"} {
+			if !regexp.MustCompile(`run: /etc/service/` + svc + `: \(pid \d+\)`).MatchString(status) {
+				t.Errorf("service %s is not running:\n%s", svc, status)
+			}
+		}
+		// A killed service comes back with a new pid.
+		pid := regexp.MustCompile(`run: /etc/service/hello: \(pid (\d+)\)`).FindStringSubmatch(status)
+		if pid == nil {
+			t.Fatalf("no pid for hello in %q", status)
+		}
+		run(t, vm, "kill -9 "+pid[1])
+		var again string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+			again = run(t, vm, "sv status /etc/service/hello")
+			if m := regexp.MustCompile(`run: /etc/service/hello: \(pid (\d+)\)`).FindStringSubmatch(again); m != nil && m[1] != pid[1] {
+				return
+			}
+		}
+		t.Errorf("hello was not restarted after kill -9 %s: %s", pid[1], again)
+	})
+
+	t.Run("service-log-in-kmsg", func(t *testing.T) {
+		// hello's log/run turns its stdout into kernel log records.
+		if dmesg := run(t, vm, "dmesg"); !regexp.MustCompile(`hello: started, pid \d+`).MatchString(dmesg) {
+			t.Error("the hello service's log did not reach dmesg")
+		}
+	})
+}
+
+// The mounts the README promises, with the options each must show. The
+// kernel may add its own (size=, nr_inodes=, mode=, nsdelegate...).
+var wantMounts = []struct {
+	target, fstype string
+	options        []string
+}{
+	{"/", "rootfs", []string{"rw", "nosuid"}},
+	{"/proc", "proc", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
+	{"/sys", "sysfs", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
+	{"/sys/fs/cgroup", "cgroup2", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
+	{"/dev", "devtmpfs", []string{"rw", "nosuid", "noexec"}},
+	{"/dev/pts", "devpts", []string{"rw", "nosuid", "noexec", "relatime", "gid=5", "mode=620", "ptmxmode=000"}},
+}
+
+func checkMounts(t *testing.T, procMounts string) {
+	t.Helper()
+	byTarget := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(procMounts), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 {
+			byTarget[f[1]] = append(byTarget[f[1]], line)
+		}
+	}
+	for _, w := range wantMounts {
+		lines := byTarget[w.target]
+		if len(lines) != 1 {
+			t.Errorf("%s: %d entries in /proc/mounts, want 1: %q", w.target, len(lines), lines)
+			continue
+		}
+		f := strings.Fields(lines[0])
+		if f[2] != w.fstype {
+			t.Errorf("%s: type %s, want %s (%s)", w.target, f[2], w.fstype, lines[0])
+		}
+		have := map[string]bool{}
+		for _, o := range strings.Split(f[3], ",") {
+			have[o] = true
+		}
+		for _, o := range w.options {
+			if !have[o] {
+				t.Errorf("%s: option %s missing: %s", w.target, o, lines[0])
+			}
+		}
+	}
+}
