@@ -59,8 +59,8 @@ run: deps image
 		-kernel $(KERNEL) -initrd $(IMAGE) \
 		-append "console=ttyS0 loglevel=6 panic=-1 printk.devkmsg=on"
 
-demo: deps image
-	$(GO) run ./e2e/demo -kernel $(KERNEL) -image $(IMAGE)
+demo: deps
+	$(GO) run ./e2e/demo -kernel $(KERNEL)
 
 vet:
 	$(GO) vet ./...

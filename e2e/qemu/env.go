@@ -153,6 +153,9 @@ type Image struct {
 	Modes map[string]os.FileMode
 	// Remove lists paths of the demo system to leave out of the image.
 	Remove []string
+	// Host are files of this machine to add, image path → host path (a
+	// kernel to kexec into, for example).
+	Host map[string]string
 	// Compress is the -compress value; default gzip.
 	Compress string
 	// NoDemo builds from the test's Files only (plus busybox and init).
@@ -224,6 +227,17 @@ func (t *Tools) BuildImage(img Image) (string, error) {
 		}
 	}
 	sources = append(sources, overlay)
+	if len(img.Host) > 0 {
+		var b strings.Builder
+		for dst, src := range img.Host {
+			fmt.Fprintf(&b, "file %s %s 0644 0 0\n", dst, src)
+		}
+		list := filepath.Join(work, "host.list")
+		if err := os.WriteFile(list, []byte(b.String()), 0o644); err != nil {
+			return "", err
+		}
+		sources = append(sources, list)
+	}
 	compress := img.Compress
 	if compress == "" {
 		compress = "gzip"

@@ -250,8 +250,11 @@ func (vm *VM) WaitShell(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		// getty may not be there yet; keep poking it until a prompt shows.
+		// Only a prompt printed after this poke counts: after a kexec the
+		// stream still holds the first kernel's prompts.
+		mark := vm.Shell.Len()
 		vm.shellConn.Write([]byte("\n"))
-		if _, _, err := vm.Shell.ExpectFrom(0, `[#$] $`, 2*time.Second); err == nil {
+		if _, _, err := vm.Shell.ExpectFrom(mark, `[#$] $`, 2*time.Second); err == nil {
 			break
 		}
 		if vm.Exited() {
