@@ -18,6 +18,10 @@ type Record struct {
 	Flags     string
 	Message   string            // unescaped
 	Dict      map[string]string // continuation lines " KEY=value"
+
+	// Truncated reports a record that came without its final newline: the
+	// kernel cut it short formatting it for read(2) (see ParseRecord).
+	Truncated bool
 }
 
 // ParseRecord parses one record as read(2) from /dev/kmsg returns it:
@@ -30,8 +34,16 @@ type Record struct {
 // facility<<3 | priority. Fields after the fourth are ignored, as that
 // document asks ("caller=T1" on kernels with CONFIG_PRINTK_CALLER). The
 // kernel writes every byte of the text and dictionary below ' ', from 127
-// up, and '\' itself as "\xNN"; ParseRecord decodes them. The trailing
-// newline is optional. Malformed input gives an error saying what is wrong.
+// up, and '\' itself as "\xNN"; ParseRecord decodes them. Malformed input
+// gives an error saying what is wrong.
+//
+// The kernel formats a record for read(2) in a buffer of 2048 bytes (8192
+// before Linux 6.3) and cuts there what does not fit, final newline and
+// dictionary included: a record of 1024 bytes with many escaped bytes
+// comes out that way. So a record without its final newline is parsed as
+// Truncated: its text ends where the first incomplete or broken escape
+// starts (the kernel may have cut one in the middle), and its last few bytes
+// may differ from what was written.
 func ParseRecord(b []byte) (Record, error) {
 	s := string(b)
 	header, rest, ok := strings.Cut(s, ";")
@@ -64,8 +76,9 @@ func ParseRecord(b []byte) (Record, error) {
 	r.Timestamp = time.Duration(usec) * time.Microsecond
 	r.Flags = fields[3]
 
-	text, dict, _ := strings.Cut(rest, "\n")
-	if r.Message, err = unescape(text); err != nil {
+	text, dict, complete := strings.Cut(rest, "\n")
+	r.Truncated = !complete
+	if r.Message, err = unescape(text, r.Truncated); err != nil {
 		return Record{}, fmt.Errorf("kmsg: record %d text: %w", r.Seq, err)
 	}
 	for i := 1; dict != ""; i++ {
@@ -78,10 +91,10 @@ func ParseRecord(b []byte) (Record, error) {
 		if !ok || k == "" {
 			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d %q: want KEY=value", r.Seq, i, clip(line))
 		}
-		if k, err = unescape(k); err != nil {
+		if k, err = unescape(k, false); err != nil {
 			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d key: %w", r.Seq, i, err)
 		}
-		if v, err = unescape(v); err != nil {
+		if v, err = unescape(v, false); err != nil {
 			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d value: %w", r.Seq, i, err)
 		}
 		if r.Dict == nil {
@@ -95,12 +108,16 @@ func ParseRecord(b []byte) (Record, error) {
 // String returns r in the format read(2) from /dev/kmsg gives and
 // ParseRecord reads, newline included, escaping what the kernel escapes
 // (and '=' in dictionary keys, which would otherwise end the key).
-// Dictionary lines come in key order.
+// Dictionary lines come in key order. A Truncated record is written without
+// its final newline and dictionary, as the kernel gives it.
 func (r Record) String() string {
 	var b strings.Builder
 	pri := uint64(r.Facility)<<3 | uint64(r.Priority&7)
 	fmt.Fprintf(&b, "%d,%d,%d,%s;", pri, r.Seq, r.Timestamp/time.Microsecond, r.Flags)
 	escape(&b, r.Message, false)
+	if r.Truncated {
+		return b.String()
+	}
 	b.WriteByte('\n')
 	keys := make([]string, 0, len(r.Dict))
 	for k := range r.Dict {
@@ -136,8 +153,9 @@ func escape(b *strings.Builder, s string, key bool) {
 
 // unescape decodes the "\xNN" escapes of the kernel. A '\' not followed by
 // 'x' and two hex digits cannot come from the kernel (it escapes '\' itself)
-// and is an error.
-func unescape(s string) (string, error) {
+// and is an error, unless cut is set: then s was cut short by the kernel,
+// possibly inside an escape, and the text ends before the bad escape.
+func unescape(s string, cut bool) (string, error) {
 	i := strings.IndexByte(s, '\\')
 	if i < 0 {
 		return s, nil
@@ -150,13 +168,19 @@ func unescape(s string) (string, error) {
 			b = append(b, c)
 			continue
 		}
-		if len(s)-i < 4 || s[i+1] != 'x' {
-			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:min(i+4, len(s))])
+		ok := len(s)-i >= 4 && s[i+1] == 'x'
+		var hi, lo byte
+		if ok {
+			var ok1, ok2 bool
+			hi, ok1 = unhex(s[i+2])
+			lo, ok2 = unhex(s[i+3])
+			ok = ok1 && ok2
 		}
-		hi, ok1 := unhex(s[i+2])
-		lo, ok2 := unhex(s[i+3])
-		if !ok1 || !ok2 {
-			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:i+4])
+		if !ok && cut {
+			break
+		}
+		if !ok {
+			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:min(i+4, len(s))])
 		}
 		b = append(b, hi<<4|lo)
 		i += 3

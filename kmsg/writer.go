@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -31,6 +32,9 @@ const contSep = ":+ "
 // [Fallback] writer. A line whose record would exceed [MaxRecord] bytes is
 // cut, on UTF-8 boundaries, into several records; the second and later ones
 // read "<N>tag:+ text\n", and concatenating their texts gives the line back.
+// On /dev/kmsg a line is also cut where the kernel's escaped form of a
+// record, as readers get it, would outgrow the kernel's read buffer: text
+// with many bytes outside printable ASCII goes about 500 bytes a record.
 // With an empty tag the records read "<N>text\n" and "<N>+ text\n".
 //
 // The lines of one message are written under one lock, so messages logged
@@ -102,7 +106,7 @@ func cleanTag(tag string) string {
 		}
 		return r
 	}, tag)
-	return tag[:cut(tag, maxTag)]
+	return tag[:cut(tag, maxTag, math.MaxInt)]
 }
 
 // Log writes msg at priority p: one record per line, long lines split.
@@ -205,7 +209,11 @@ func (w *Writer) writeLine(p Priority, line string) error {
 	cont := false
 	for line != "" {
 		w.buf = w.appendHead(w.buf[:0], p, cont)
-		n := cut(line, w.limit-len(w.buf)-1)
+		escRoom := math.MaxInt
+		if w.kmsg {
+			escRoom = maxEscaped - escapedLen(string(w.buf[3:]))
+		}
+		n := cut(line, w.limit-len(w.buf)-1, escRoom)
 		w.buf = append(w.buf, line[:n]...)
 		w.buf = append(w.buf, '\n')
 		_, err := w.w.Write(w.buf)
@@ -257,29 +265,58 @@ func (w *Writer) wrap(err error) error {
 func Split(line string, max int) []string {
 	var pieces []string
 	for line != "" {
-		n := cut(line, max)
+		n := cut(line, max, math.MaxInt)
 		pieces = append(pieces, line[:n])
 		line = line[n:]
 	}
 	return pieces
 }
 
-// cut returns the length of the longest prefix of s of at most room bytes
-// (utf8.UTFMax when room is smaller) that ends on a character boundary.
-// It scans forward with DecodeRuneInString rather than backing up to a
-// RuneStart byte, which would back over a run of stray continuation bytes.
-func cut(s string, room int) int {
+// cut returns the length of the longest prefix of s that ends on a
+// character boundary, holds at most room bytes and takes at most escRoom
+// bytes once escaped as /dev/kmsg readers get it (see maxEscaped). Rooms too
+// small for one character are raised so that one always fits. It scans
+// forward with DecodeRuneInString rather than backing up to a RuneStart
+// byte, which would back over a run of stray continuation bytes.
+func cut(s string, room, escRoom int) int {
 	room = max(room, utf8.UTFMax)
-	if len(s) <= room {
+	escRoom = max(escRoom, 4*utf8.UTFMax)
+	if len(s) <= room && (escRoom >= 4*len(s) || escapedLen(s) <= escRoom) {
 		return len(s)
 	}
-	n := 0
+	n, esc := 0, 0
 	for n < len(s) {
 		_, size := utf8.DecodeRuneInString(s[n:])
-		if n+size > room {
+		e := escapedLen(s[n : n+size])
+		if n+size > room || esc+e > escRoom {
 			break
 		}
 		n += size
+		esc += e
+	}
+	return n
+}
+
+// maxEscaped bounds the text of a record (tag included) as /dev/kmsg
+// readers get it. Formatting a record for read(2), the kernel writes every
+// byte below ' ', from 127 up, and '\' as "\xNN", four bytes for one
+// (msg_add_ext_text() in kernel/printk/printk.c), into a buffer of
+// PRINTK_MESSAGE_MAX = 2048 bytes since Linux 6.3 (8192 before) that also
+// holds the "pri,seq,usec,flags[,caller=T1];" header. A record whose
+// escaped text does not fit is stored whole but read back cut short by
+// dmesg(1), journald and Reader, so a Writer on /dev/kmsg also splits lines
+// on this bound: it changes nothing for ASCII text, whose 992 bytes take 992,
+// and keeps text in other scripts (about 500 bytes a record) readable whole.
+// 128 bytes are left for the header, which needs 69 at most.
+const maxEscaped = 2048 - 128
+
+// escapedLen is the length of s escaped as the kernel escapes record text.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 127 || c == '\\' {
+			n += 3
+		}
 	}
 	return n
 }
