@@ -158,6 +158,12 @@ func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error
 		info.Note = "the arm64 Image header has no file length to check against"
 		return info, nil
 	}
+	if arch == "amd64" && len(hdr) < setupHeaderEnd && bytes.HasPrefix(hdr, []byte("MZ")) {
+		// Too short to hold the setup header, but it starts like an x86
+		// kernel with an EFI stub (all distribution kernels do).
+		return refuse(ErrTruncated, "file has %d bytes and starts like a bzImage (MZ), whose setup header alone needs %d: was the download interrupted?",
+			size, setupHeaderEnd)
+	}
 	what := describe(hdr)
 	switch arch {
 	case "amd64", "arm64":

@@ -1,0 +1,51 @@
+package kexec
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The ABI values sys.go spells out, pinned to x/sys/unix.
+func TestABIConstants(t *testing.T) {
+	pins := []struct {
+		name      string
+		ours, abi int
+	}{
+		{"KEXEC_FILE_UNLOAD", kexecFileUnload, unix.KEXEC_FILE_UNLOAD},
+		{"KEXEC_FILE_NO_INITRAMFS", kexecFileNoInitramfs, unix.KEXEC_FILE_NO_INITRAMFS},
+		{"LINUX_REBOOT_CMD_KEXEC", linuxRebootCmdKexec, unix.LINUX_REBOOT_CMD_KEXEC},
+	}
+	for _, p := range pins {
+		if p.ours != p.abi {
+			t.Errorf("%s = %#x, x/sys/unix says %#x", p.name, p.ours, p.abi)
+		}
+	}
+}
+
+// uRootFlags must match what Load computes for the same initrd, or the real
+// adapter refuses every load. (The adapter itself is never called here.)
+func TestURootFlagsMatchLoad(t *testing.T) {
+	for _, withInitrd := range []bool{false, true} {
+		files := map[string]string{}
+		if withInitrd {
+			files[InitrdFile] = "070701"
+		}
+		img, err := FromRoot(newRoot(t, files))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fake := &fakeSys{t: t}
+		var initrd *os.File
+		sys := fake.syscalls()
+		inner := sys.load
+		sys.load = func(k, i *os.File, c string, flags int) error { initrd = i; return inner(k, i, c, flags) }
+		if err := (loader{sys}).load(img); err != nil {
+			t.Fatal(err)
+		}
+		if got := uRootFlags(initrd); got != fake.loads[0].flags {
+			t.Errorf("initrd %v: Load passes flags %#x, u-root would pass %#x", withInitrd, fake.loads[0].flags, got)
+		}
+	}
+}
