@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// makeFiles creates the links and directories that programs expect and that
+// the mounts do not provide. What exists already is left alone: /dev is a
+// devtmpfs, one instance for the whole machine, so PID 1 creates only what
+// is missing there and changes the mode only of what it created itself.
+// It returns what failed, for the log.
+func makeFiles(root string) []error {
+	var errs []error
+	links := [...]struct{ path, target string }{
+		{"/etc/mtab", "/proc/mounts"},
+		{"/dev/fd", "/proc/self/fd"},
+		{"/dev/stdin", "/proc/self/fd/0"},
+		{"/dev/stdout", "/proc/self/fd/1"},
+		{"/dev/stderr", "/proc/self/fd/2"},
+	}
+	if _, err := makeDir(filepath.Join(root, "/etc"), 0o755); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range links {
+		err := os.Symlink(l.target, filepath.Join(root, l.path))
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			errs = append(errs, err)
+		}
+	}
+	dirs := [...]struct {
+		path string
+		mode uint32
+	}{
+		{"/tmp", 0o1777},
+		{"/dev/shm", 0o1777},
+		{"/run", 0o755},
+	}
+	for _, d := range dirs {
+		if _, err := makeDir(filepath.Join(root, d.path), d.mode); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// makeDir creates path with exactly mode and reports whether it did. mkdir
+// alone would lose the sticky and world-writable bits to the umask (the
+// reference C init's /tmp ends up 1755), so a directory we create is then
+// chmod'ed; an existing one is not touched.
+func makeDir(path string, mode uint32) (bool, error) {
+	if err := unix.Mkdir(path, mode); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return false, nil
+		}
+		return false, fmt.Errorf("mkdir %s: %w", path, err)
+	}
+	if err := unix.Chmod(path, mode); err != nil {
+		return true, fmt.Errorf("chmod %o %s: %w", mode, path, err)
+	}
+	return true, nil
+}
+
+// enableDevkmsg turns off the kernel's rate limit on /dev/kmsg writers
+// (about 10 records per 5 s per open file by default): every child shares
+// PID 1's fd 2, so services' stderr would be silently dropped. The kernel
+// command line has the last word: printk.devkmsg= there is left as it is.
+// It reports what it did, for the log.
+func enableDevkmsg(root string) (string, error) {
+	cmdline, err := os.ReadFile(filepath.Join(root, "/proc/cmdline"))
+	if err != nil {
+		return "", fmt.Errorf("read /proc/cmdline: %w", err)
+	}
+	for _, w := range strings.Fields(string(cmdline)) {
+		if w == "--" {
+			break
+		}
+		if strings.HasPrefix(w, "printk.devkmsg=") {
+			return "leaving /dev/kmsg's rate limit as the command line sets it: " + w, nil
+		}
+	}
+	path := filepath.Join(root, "/proc/sys/kernel/printk_devkmsg")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", path, err)
+	}
+	_, err = f.WriteString("on\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write on to %s: %w", path, err)
+	}
+	return "printk_devkmsg=on: no rate limit on /dev/kmsg writers", nil
+}
+
+// unlinkInit removes /init, as the reference C init does "to give its RAM
+// back". The pages of an initramfs file are freed only with its inode, and
+// PID 1 maps its own binary for as long as it runs, so the memory comes
+// back only once nothing maps it (after a kexec it is gone anyway); what the
+// unlink does at once is keep anyone from running /init again.
+func unlinkInit(root string) error {
+	err := os.Remove(filepath.Join(root, "/init"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

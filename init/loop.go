@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/slashinit/slashinit/kexec"
+	"github.com/slashinit/slashinit/kmsg"
+)
+
+// The two stages: the whole configuration of a system run by slashinit.
+const (
+	bootPath   = "/etc/boot"
+	rebootPath = "/etc/reboot"
+)
+
+// logger is what PID 1 needs of a kmsg.Writer.
+type logger interface {
+	Log(p kmsg.Priority, msg string) error
+}
+
+// pid1 is the state of the init process.
+type pid1 struct {
+	sys     *system
+	log     logger
+	cfg     config
+	backoff backoff
+	root    string // "/", a temporary directory in tests
+	chld    <-chan os.Signal
+	sigs    <-chan os.Signal
+	request request // what the last signals asked for, until it is done
+	// noKexec, when set, is why the kexec rule is off: in a PID namespace
+	// kexec_file_load would load a kernel into the host.
+	noKexec error
+}
+
+func (p *pid1) logf(pri kmsg.Priority, format string, args ...any) {
+	p.log.Log(pri, fmt.Sprintf(format, args...))
+}
+
+// run is slashinit's loop, forever: PID 1 never returns.
+func (p *pid1) run() {
+	for {
+		func() {
+			// Last line of defence, should survive() itself panic.
+			defer func() {
+				if r := recover(); r != nil {
+					time.Sleep(time.Second)
+				}
+			}()
+			p.iteration()
+		}()
+	}
+}
+
+// iteration is one pass of the loop: boot; reboot; decide; act.
+func (p *pid1) iteration() {
+	defer p.survive()
+	boot := p.boot()
+	p.reboot()
+	p.act(p.decide(), boot)
+}
+
+// boot runs /etc/boot until it ends or a request stops it. A request that is
+// already pending (it arrived during a backoff wait) skips it.
+func (p *pid1) boot() stageResult {
+	if p.request != noRequest {
+		p.logf(kmsg.Notice, "not starting %s: a %s is pending", bootPath, p.request)
+		return stageResult{path: bootPath, skipped: true, requested: true}
+	}
+	return p.runStage(filepath.Join(p.root, bootPath), 0, true)
+}
+
+// reboot runs /etc/reboot, bounded by its timeout. Requests arriving now are
+// only recorded: /etc/reboot is already the way out.
+func (p *pid1) reboot() stageResult {
+	return p.runStage(filepath.Join(p.root, rebootPath), p.cfg.rebootTimeout, false)
+}
+
+// action is what happens after /etc/reboot.
+type action int
+
+const (
+	restartUserspace action = iota
+	coldReboot
+	powerOff
+	halt
+	kexecReboot
+)
+
+func (a action) String() string {
+	return [...]string{"restart userspace", "cold reboot", "power off", "halt", "kexec"}[a]
+}
+
+// decision is an action and the rule that chose it, for the log.
+type decision struct {
+	action action
+	why    string
+}
+
+// decide chooses what to do after /etc/reboot.
+func (p *pid1) decide() decision {
+	_, err := os.Stat(filepath.Join(p.root, "/reboot"))
+	return decide(p.request, err == nil, p.loadKernel, kexec.Explain)
+}
+
+// loadKernel loads /kernel unless kexec is off, in which case an existing
+// /kernel is reported as not loadable, with the reason.
+func (p *pid1) loadKernel() (bool, error) {
+	if p.noKexec != nil {
+		_, err := os.Stat(filepath.Join(p.root, kexec.KernelFile))
+		return err == nil, p.noKexec
+	}
+	return p.sys.loadKernel(p.root)
+}
+
+// decide applies the rules in order: a requested power-off or halt; /reboot
+// exists: cold reboot; /kernel exists and loads: kexec; otherwise restart
+// userspace. The kernel is loaded only when the earlier rules did not fire,
+// and before any process is stopped, so that one that does not load costs
+// nothing.
+func decide(req request, rebootFile bool, loadKernel func() (bool, error), explain func(error) string) decision {
+	switch {
+	case req == poweroffRequest:
+		return decision{powerOff, "power-off requested: powering off"}
+	case req == haltRequest:
+		return decision{halt, "halt requested: halting"}
+	case rebootFile:
+		return decision{coldReboot, "/reboot exists: cold reboot"}
+	}
+	found, err := loadKernel()
+	if found && err == nil {
+		return decision{kexecReboot, "/kernel loaded: rebooting into it with kexec"}
+	}
+	why := ""
+	if found {
+		why = "cannot load /kernel: " + explain(err) + "; "
+	}
+	if req == rebootRequest {
+		if found {
+			return decision{restartUserspace, why + "reboot requested, no /reboot: restarting userspace"}
+		}
+		return decision{restartUserspace, why + "reboot requested, but no /reboot and no /kernel: restarting userspace; touch /reboot for a cold reboot"}
+	}
+	return decision{restartUserspace, why + bootPath + " ended and nothing asks for a reboot: restarting userspace"}
+}
+
+// act carries the decision out. Only a restart of userspace returns; so do
+// the others when their reboot(2) failed, and userspace restarts then.
+func (p *pid1) act(d decision, boot stageResult) {
+	p.logf(kmsg.Notice, "%s", d.why)
+	if d.action != restartUserspace {
+		err := p.shutdown(d.action)
+		p.logf(kmsg.Crit, "%s failed: %v; restarting userspace", d.action, err)
+		boot = stageResult{requested: true} // no backoff: that was no crash of /etc/boot
+	}
+	p.restartUserspace(boot)
+}
+
+// restartUserspace stops every process and, when /etc/boot failed (it ran
+// less than resetAfter), waits the backoff so that a broken /etc/boot is
+// not a busy loop.
+func (p *pid1) restartUserspace(boot stageResult) {
+	p.request = noRequest
+	p.stopAll()
+	wait := p.backoff.after(boot.ran, boot.requested)
+	if wait > 0 {
+		p.logf(kmsg.Notice, "%s ran only %s: starting it again in %s", bootPath, round(boot.ran), round(wait))
+		p.pause(wait)
+	}
+}
+
+// pause waits d, reaping children meanwhile; a new request ends it early.
+func (p *pid1) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.chld:
+			p.reap(-1)
+		case s := <-p.sigs:
+			if p.handleSignal(s) {
+				return
+			}
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// handleSignal records the request a signal makes and reports whether the
+// pending request changed. Other signals are dropped.
+func (p *pid1) handleSignal(s os.Signal) bool {
+	sig, _ := s.(syscall.Signal)
+	r := requestFor(sig)
+	if r == noRequest {
+		p.logf(kmsg.Debug, "ignoring %s", signalName(sig))
+		return false
+	}
+	if !r.replaces(p.request) {
+		p.logf(kmsg.Notice, "%s: %s requested, but a %s is already pending", signalName(sig), r, p.request)
+		return false
+	}
+	p.request = r
+	p.logf(kmsg.Notice, "%s: %s requested", signalName(sig), r)
+	return true
+}
+
+// survive recovers a panic of the loop: it is logged, every process is
+// stopped (the state of the stages is unknown, and a second /etc/boot next
+// to a lost first one would be worse), and the loop goes on after a backoff.
+func (p *pid1) survive() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	p.logf(kmsg.Crit, "panic: %v\n%s", r, firstLines(debug.Stack(), 16))
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				p.logf(kmsg.Crit, "panic while stopping processes: %v", r)
+			}
+		}()
+		p.stopAll()
+	}()
+	p.pause(p.backoff.after(0, false))
+}
+
+// firstLines keeps the first n lines of a stack trace.
+func firstLines(b []byte, n int) []byte {
+	for i, c := range b {
+		if c == '\n' {
+			n--
+			if n == 0 {
+				return bytes.TrimSpace(b[:i])
+			}
+		}
+	}
+	return bytes.TrimSpace(b)
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/kmsg"
+)
+
+// shutdown stops every process, syncs, unmounts what is not ours and calls
+// reboot(2). It returns only when that failed.
+func (p *pid1) shutdown(a action) error {
+	p.stopAll()
+	p.logf(kmsg.Notice, "syncing")
+	p.sys.sync()
+	p.unmountAll()
+	p.logf(kmsg.Notice, "syncing")
+	p.sys.sync()
+	// A power-off or halt asked for during the teardown wins over a reboot:
+	// the operator's last word.
+	switch {
+	case p.request == poweroffRequest && a != powerOff:
+		p.logf(kmsg.Notice, "power-off requested during the teardown: powering off instead")
+		a = powerOff
+	case p.request == haltRequest && a != halt:
+		p.logf(kmsg.Notice, "halt requested during the teardown: halting instead")
+		a = halt
+	}
+	switch a {
+	case powerOff:
+		p.logf(kmsg.Notice, "powering off")
+		return p.sys.rebootChild(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	case halt:
+		p.logf(kmsg.Notice, "halting")
+		return p.sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT)
+	case kexecReboot:
+		p.logf(kmsg.Notice, "rebooting into /kernel")
+		return p.sys.reboot(unix.LINUX_REBOOT_CMD_KEXEC)
+	default:
+		p.logf(kmsg.Notice, "rebooting")
+		return p.sys.reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	}
+}
+
+// stopAll ends every process but PID 1: SIGTERM to all, a grace period that
+// ends as soon as none is left (wait4 says ECHILD: every process is a
+// descendant of PID 1, and orphans are re-parented to it), SIGKILL to the
+// rest, and reaping until none is left, bounded in case one is stuck in the
+// kernel.
+func (p *pid1) stopAll() {
+	start := p.sys.now()
+	p.logf(kmsg.Notice, "sending SIGTERM to all processes")
+	if err := p.sys.kill(-1, syscall.SIGTERM); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			p.reap(-1)
+			p.logf(kmsg.Info, "no process left")
+			return
+		}
+		p.logf(kmsg.Err, "%v", err)
+	}
+	if p.waitNoChildren(p.cfg.grace) {
+		p.logf(kmsg.Info, "all processes exited after %s", round(p.sys.now().Sub(start)))
+		return
+	}
+	p.logf(kmsg.Warning, "%d processes left after %s, sending SIGKILL",
+		p.sys.processes(), round(p.sys.now().Sub(start)))
+	if err := p.sys.kill(-1, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.logf(kmsg.Err, "%v", err)
+	}
+	if p.waitNoChildren(max(p.cfg.grace, time.Second)) {
+		p.logf(kmsg.Info, "all processes gone after %s", round(p.sys.now().Sub(start)))
+		return
+	}
+	p.logf(kmsg.Err, "%d processes still left after SIGKILL (stuck in the kernel?): going on", p.sys.processes())
+}
+
+// waitNoChildren reaps until no child is left (true) or d has passed.
+// Signals keep being recorded meanwhile.
+func (p *pid1) waitNoChildren(d time.Duration) bool {
+	if _, _, none := p.reap(-1); none {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.chld:
+			if _, _, none := p.reap(-1); none {
+				return true
+			}
+		case s := <-p.sigs:
+			p.handleSignal(s)
+		case <-t.C:
+			_, _, none := p.reap(-1)
+			return none
+		}
+	}
+}
+
+// unmountAll unmounts, in reverse order, every mount that is not "/" or one
+// of the mount table's, and remounts read-only what cannot be unmounted, so
+// that no file system is left dirty by the reboot.
+func (p *pid1) unmountAll() {
+	b, err := p.sys.mountinfo()
+	if err != nil {
+		p.logf(kmsg.Err, "read /proc/self/mountinfo: %v", err)
+		return
+	}
+	ours := map[string]bool{"/": true}
+	for _, m := range mountTable() {
+		ours[m.target] = true
+	}
+	points := parseMountinfo(b)
+	for i := len(points) - 1; i >= 0; i-- {
+		t := points[i]
+		if ours[t] {
+			continue
+		}
+		p.logf(kmsg.Notice, "unmounting %s", t)
+		if err := p.sys.unmount(t, 0); err != nil {
+			p.logf(kmsg.Warning, "umount %s: %v; remounting it read-only", t, err)
+			if err := p.sys.mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				p.logf(kmsg.Err, "mount -o remount,ro %s: %v", t, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/slashinit/slashinit/kmsg"
+)
+
+// stageResult is how one run of /etc/boot or /etc/reboot went.
+type stageResult struct {
+	path     string
+	pid      int
+	ran      time.Duration
+	status   syscall.WaitStatus
+	spawnErr error  // it could not be started
+	stopped  string // why PID 1 signalled it, "" if it ended on its own
+	// requested: it was stopped, or not started, because of a request, so a
+	// short run is not a failure.
+	requested bool
+	skipped   bool
+}
+
+// runStage starts path and waits until it ends, reaping every other child
+// meanwhile (orphans are re-parented to PID 1). Past timeout (0: none) its
+// process group gets SIGTERM, then SIGKILL after the grace period; with
+// stopOnRequest, a request does the same.
+func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) stageResult {
+	res := stageResult{path: path}
+	start := p.sys.now()
+	pid, err := p.sys.forkExec(path, []string{path})
+	if err != nil {
+		code, why := explainSpawn(path, err)
+		res.spawnErr = err
+		p.logf(kmsg.Err, "%s: %s (status %d): %v", path, why, code, err)
+		return res
+	}
+	res.pid = pid
+	p.logf(kmsg.Info, "started %s (pid %d)", path, pid)
+
+	var deadline, killAt <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var killTimer *time.Timer
+	defer func() {
+		if killTimer != nil {
+			killTimer.Stop()
+		}
+	}()
+	stop := func(why string) {
+		if res.stopped != "" {
+			return
+		}
+		res.stopped = why
+		p.logf(kmsg.Notice, "%s: sending SIGTERM to %s (process group %d)", why, path, pid)
+		p.signalGroup(pid, syscall.SIGTERM)
+		killTimer = time.NewTimer(p.cfg.grace)
+		killAt = killTimer.C
+	}
+	if stopOnRequest && p.request != noRequest {
+		res.requested = true
+		stop(p.request.String() + " requested")
+	}
+	for {
+		select {
+		case <-p.chld:
+			st, found, none := p.reap(pid)
+			if found {
+				res.status = st
+				res.ran = p.sys.now().Sub(start)
+				p.logEnd(res)
+				return res
+			}
+			if none {
+				// Someone else reaped it: nothing to wait for.
+				res.ran = p.sys.now().Sub(start)
+				p.logf(kmsg.Err, "%s (pid %d) is gone, and not by our wait4", path, pid)
+				return res
+			}
+		case s := <-p.sigs:
+			if p.handleSignal(s) && stopOnRequest {
+				res.requested = true
+				stop(p.request.String() + " requested")
+			}
+		case <-deadline:
+			deadline = nil
+			stop("timed out after " + round(timeout))
+		case <-killAt:
+			killAt = nil
+			p.logf(kmsg.Warning, "%s (pid %d) still running %s after SIGTERM: sending SIGKILL to its process group",
+				path, pid, round(p.cfg.grace))
+			p.signalGroup(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// signalGroup signals the process group of a stage, which is its own
+// session. A group that is already gone (ESRCH) is not worth a warning.
+func (p *pid1) signalGroup(pgid int, sig syscall.Signal) {
+	if pgid <= 1 {
+		return // never -1 or 0 by accident
+	}
+	if err := p.sys.kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.logf(kmsg.Warning, "%v", err)
+	}
+}
+
+// reap collects every child that has exited, with wait4(-1, WNOHANG) until
+// none is ready. It reports the status of watch if it was among them, and
+// whether no child is left at all (ECHILD).
+func (p *pid1) reap(watch int) (st syscall.WaitStatus, found, none bool) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := p.sys.wait4(-1, &ws, syscall.WNOHANG)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.ECHILD):
+			return st, found, true
+		case err != nil:
+			p.logf(kmsg.Err, "wait4: %v", err)
+			return st, found, false
+		case pid <= 0:
+			return st, found, false
+		case pid == watch:
+			st, found = ws, true
+		}
+	}
+}
+
+// logEnd logs how a stage ended, with its status like a shell's $?.
+func (p *pid1) logEnd(res stageResult) {
+	pri := kmsg.Info
+	if exitCode(res.status) != 0 && res.stopped == "" {
+		pri = kmsg.Warning
+	}
+	p.logf(pri, "%s (pid %d) %s after %s", res.path, res.pid, describeStatus(res.status), round(res.ran))
+}
+
+// exitCode is the status a shell would give: the exit status, or 128 plus
+// the number of the signal that killed it.
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func describeStatus(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		s := fmt.Sprintf("was killed by %s (status %d)", signalName(ws.Signal()), exitCode(ws))
+		if ws.CoreDump() {
+			s += ", core dumped"
+		}
+		return s
+	}
+	return fmt.Sprintf("exited with status %d", ws.ExitStatus())
+}
+
+// explainSpawn says in words why execve(path) failed, with the status a
+// shell would report (127: not found, 126: found but cannot run).
+func explainSpawn(path string, err error) (int, string) {
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		if _, serr := os.Stat(path); serr != nil {
+			return 127, "not found"
+		}
+		interp, ok := interpreter(path)
+		if !ok {
+			return 127, "exists, but the program loader it names was not found (a dynamically linked program without its libraries?)"
+		}
+		why := "bad interpreter: " + interp + " (from its #! line) not found"
+		if strings.HasSuffix(interp, "\r") {
+			why = "bad interpreter: " + strings.TrimSuffix(interp, "\r") + "\\r (the #! line ends with a carriage return: DOS line endings?)"
+		}
+		return 127, why
+	case errors.Is(err, syscall.EACCES):
+		return 126, "not executable (chmod +x?), or on a noexec file system"
+	case errors.Is(err, syscall.ENOEXEC):
+		return 126, "not an executable format: missing #! line?"
+	case errors.Is(err, syscall.ETXTBSY):
+		return 126, "busy: still open for writing"
+	}
+	return 126, "cannot be started"
+}
+
+// interpreter returns the program named on path's #! line, if it has one.
+func interpreter(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	buf := make([]byte, 256) // the kernel reads at most BINPRM_BUF_SIZE (256) bytes
+	n, err := io.ReadFull(f, buf)
+	if err != nil && n == 0 {
+		return "", false
+	}
+	return parseShebang(buf[:n])
+}
+
+// parseShebang returns the interpreter of a "#!interp [arg]" first line.
+func parseShebang(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, []byte("#!")) {
+		return "", false
+	}
+	line := b[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	f := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(f) == 0 {
+		return "", false
+	}
+	return f[0], true
+}
+
+// round prints a duration to the millisecond: "1.234s".
+func round(d time.Duration) string { return d.Round(time.Millisecond).String() }
