@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
-	"strings"
 )
 
 // spec describes a small synthetic ELF file: enough for the kernel and the
@@ -155,6 +154,3 @@ func (s spec) build() []byte {
 	}
 	return b
 }
-
-// joinPath is strings.Join(x, ":") for readability in tables.
-func joinPath(x ...string) string { return strings.Join(x, ":") }
