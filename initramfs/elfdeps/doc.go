@@ -39,8 +39,8 @@
 // element it cannot expand. $LIB is tried as lib/TRIPLET (Debian) then
 // lib64 or lib (upstream). LD_LIBRARY_PATH, LD_PRELOAD and the
 // glibc-hwcaps subdirectories, which depend on the environment and the
-// CPU, are not modelled; relative search directories are relative to "/",
-// the working directory of a program started at boot.
+// CPU, are not modelled; relative search directories and DT_NEEDED paths
+// are relative to "/", the working directory of a program started at boot.
 //
 // A candidate file of another ELF class, byte order or machine is skipped
 // and the search goes on, as the loader does; a candidate that is not ELF

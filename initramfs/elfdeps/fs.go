@@ -50,7 +50,7 @@ func realPath(fsys fs.FS, p string) (string, fs.FileInfo, error) {
 		next := path.Join(cur, c)
 		fi, err := fs.Lstat(fsys, fsName(next))
 		if err != nil {
-			return "", nil, err
+			return "", nil, absError("lstat", next, err)
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			cur = next
@@ -64,7 +64,7 @@ func realPath(fsys fs.FS, p string) (string, fs.FileInfo, error) {
 		}
 		target, err := fs.ReadLink(fsys, fsName(next))
 		if err != nil {
-			return "", nil, err
+			return "", nil, absError("readlink", next, err)
 		}
 		if target == "" {
 			return "", nil, &fs.PathError{Op: "readlink", Path: next, Err: fs.ErrNotExist}
@@ -76,9 +76,19 @@ func realPath(fsys fs.FS, p string) (string, fs.FileInfo, error) {
 	}
 	fi, err := fs.Stat(fsys, fsName(cur))
 	if err != nil {
-		return "", nil, err
+		return "", nil, absError("stat", cur, err)
 	}
 	return cur, fi, nil
+}
+
+// absError names the absolute path in an error from fsys, whose own
+// *fs.PathError holds the name relative to the root of fsys.
+func absError(op, p string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &fs.PathError{Op: op, Path: p, Err: err}
 }
 
 // hasMore reports whether todo still names a component to walk.
@@ -111,7 +121,7 @@ func readerAt(f fs.File) (io.ReaderAt, error) {
 }
 
 // inspectFile reads the ELF information of the file at the symlink-free
-// absolute path real.
+// absolute path real. Its errors leave naming the file to the caller.
 func inspectFile(fsys fs.FS, real string) (Info, error) {
 	f, err := fsys.Open(fsName(real))
 	if err != nil {
@@ -120,13 +130,9 @@ func inspectFile(fsys fs.FS, real string) (Info, error) {
 	defer f.Close()
 	ra, err := readerAt(f)
 	if err != nil {
-		return Info{}, fmt.Errorf("read %s: %w", real, err)
+		return Info{}, err
 	}
-	info, err := Inspect(ra)
-	if err != nil {
-		return Info{}, fmt.Errorf("%s: %w", real, err)
-	}
-	return info, nil
+	return Inspect(ra)
 }
 
 // ldSoConfDirs lists the directories of /etc/ld.so.conf and the files it

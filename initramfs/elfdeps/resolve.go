@@ -103,7 +103,10 @@ func AllMissing(err error) []*MissingError {
 type Resolver struct {
 	// FS is the tree the loader sees, "/" being its root: os.DirFS("/")
 	// for the host, a view of an image for a check. Symbolic links are
-	// followed when FS implements fs.ReadLinkFS.
+	// resolved inside FS when it implements fs.ReadLinkFS (an absolute
+	// target starts from the root of FS, never the host's); files are
+	// then opened by their link-free path. A file that implements
+	// io.ReaderAt is read in place, any other is read whole.
 	FS fs.FS
 	// LdSoConf adds the directories of /etc/ld.so.conf (and the files it
 	// includes) in FS, as ld.so.cache would, before the default ones.
