@@ -85,11 +85,15 @@ func CleanPath(p string) string {
 // order they are added. The zero value is not usable; call New.
 type Archive struct {
 	entries map[string]*Entry
+	// parents holds every path that is or was the parent of an entry,
+	// so that replacing a directory (explicit or implicit) by a file
+	// only scans for its contents when there may be some.
+	parents map[string]bool
 }
 
 // New returns an empty archive.
 func New() *Archive {
-	return &Archive{entries: make(map[string]*Entry)}
+	return &Archive{entries: make(map[string]*Entry), parents: make(map[string]bool)}
 }
 
 // ErrRoot is returned by Add for the root directory, which an image cannot
@@ -118,20 +122,25 @@ func (a *Archive) Add(e Entry) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
-	if old, ok := a.entries[e.Path]; ok && old.IsDir() && !e.IsDir() {
+	if !e.IsDir() && a.parents[e.Path] {
 		a.removeBelow(e.Path)
+		delete(a.parents, e.Path)
 	}
 	a.entries[e.Path] = &e
+	for d := path.Dir(e.Path); d != "." && !a.parents[d]; d = path.Dir(d) {
+		a.parents[d] = true
+	}
 	return nil
 }
 
 func (e *Entry) validate() error {
-	name := "/" + e.Path
+	p := CleanPath(e.Path)
+	name := "/" + p
 	switch {
-	case strings.IndexByte(e.Path, 0) >= 0:
+	case strings.IndexByte(p, 0) >= 0:
 		return fmt.Errorf("add %q: path contains a NUL byte", name)
-	case len(e.Path) > MaxNameLen:
-		return fmt.Errorf("add %.64s...: path is %d bytes long, the kernel accepts at most %d", name, len(e.Path), MaxNameLen)
+	case len(p) > MaxNameLen:
+		return fmt.Errorf("add %.64s...: path is %d bytes long, the kernel accepts at most %d", name, len(p), MaxNameLen)
 	case !validType(e.Mode):
 		return fmt.Errorf("add %s: unsupported file type %v", name, e.Mode.Type())
 	case e.Mode&^(typeMask|permMask) != 0:
@@ -189,6 +198,9 @@ func (a *Archive) resolveDir(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if e, ok := a.entries[resolved]; ok && !e.IsDir() {
+		return "", fmt.Errorf("/%s is not a directory", resolved)
+	}
 	return resolved, nil
 }
 
@@ -242,19 +254,17 @@ func (a *Archive) Get(p string) (Entry, bool) {
 	return *e, true
 }
 
-// Remove deletes the entry at path p and, for a directory, everything below
-// it. It reports whether an entry was present.
+// Remove deletes the entry at path p and everything below it (also below an
+// implicit directory). It reports whether anything was removed.
 func (a *Archive) Remove(p string) bool {
 	p = CleanPath(p)
-	e, ok := a.entries[p]
-	if !ok {
-		return false
-	}
-	if e.IsDir() {
+	n := len(a.entries)
+	if a.parents[p] {
 		a.removeBelow(p)
+		delete(a.parents, p)
 	}
 	delete(a.entries, p)
-	return true
+	return len(a.entries) < n
 }
 
 // Len returns the number of entries added (without implicit directories).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -86,7 +87,14 @@ func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error
 		if level == 0 {
 			level = 6 // gzip(1)'s default
 		}
-		return gzip.NewWriterLevel(w, level)
+		zw, err := gzip.NewWriterLevel(w, level)
+		if err != nil {
+			return nil, err
+		}
+		// The library writes ModTime.Unix() as is, and the zero Time is
+		// year 1: say 0 (no time) explicitly.
+		zw.ModTime = time.Unix(0, 0)
+		return zw, nil
 	case Zstd:
 		if level == 0 {
 			level = 3 // zstd(1)'s default

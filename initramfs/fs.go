@@ -21,7 +21,7 @@ import (
 // from memory. The result implements fs.FS, fs.StatFS, fs.ReadDirFS and
 // fs.ReadLinkFS; FileInfo.Sys returns the *Entry.
 func (a *Archive) FS() fs.FS {
-	snap := &Archive{entries: maps.Clone(a.entries)}
+	snap := &Archive{entries: maps.Clone(a.entries), parents: maps.Clone(a.parents)}
 	all := make(map[string]*Entry)
 	children := make(map[string][]string)
 	for _, e := range a.Entries() {

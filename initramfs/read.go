@@ -67,6 +67,9 @@ func ReadSegments(r io.Reader) (*Archive, []Segment, error) {
 			pos = end
 		default:
 			c := DetectCompression(data[pos:])
+			if c == "" && data[pos] == '0' {
+				return nil, nil, fmt.Errorf("offset %d: a cpio archive must start at a multiple of 4 bytes (init/initramfs.c)", pos)
+			}
 			if c == "" {
 				return nil, nil, fmt.Errorf("offset %d: neither a newc cpio archive nor a compressed stream: %s", pos, describeMagic(data[pos:]))
 			}
@@ -118,6 +121,21 @@ func readDecompressed(a *Archive, data []byte) (archives, entries int, err error
 // decompress returns the decompressed contents of the stream at the start of
 // data and how many bytes of data it used.
 func decompress(c Compression, data []byte) (out []byte, consumed int, err error) {
+	switch c {
+	case Zstd:
+		n, err := zstdFrameLen(data)
+		if err != nil {
+			return nil, 0, err
+		}
+		data = data[:n]
+	case Lz4:
+		data = data[:lz4LegacyLen(data)]
+	case Xz:
+		// An xz stream ends with the footer magic "YZ", so trailing zero
+		// bytes are never part of it; the decoder only accepts them in
+		// multiples of 4 (stream padding).
+		data = bytes.TrimRight(data, "\x00")
+	}
 	br := bytes.NewReader(data)
 	var r io.Reader
 	switch c {
@@ -156,6 +174,83 @@ func decompress(c Compression, data []byte) (out []byte, consumed int, err error
 		return nil, 0, errors.New("empty stream")
 	}
 	return out, len(data) - br.Len(), nil
+}
+
+// zstdFrameLen returns the length of the zstd frame at the start of data,
+// walking its header and block headers (RFC 8878, section 3.1.1) without
+// decoding, so that the bytes after it can be read as the kernel does.
+func zstdFrameLen(data []byte) (int, error) {
+	if len(data) < 5 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	fhd := data[4]
+	if fhd&0x08 != 0 {
+		return 0, errors.New("reserved bit set in the frame header")
+	}
+	singleSegment := fhd&0x20 != 0
+	pos := 5
+	if !singleSegment {
+		pos++ // window descriptor
+	}
+	pos += [4]int{0, 1, 2, 4}[fhd&3] // dictionary ID
+	fcs := [4]int{0, 2, 4, 8}[fhd>>6]
+	if fcs == 0 && singleSegment {
+		fcs = 1
+	}
+	pos += fcs
+	for {
+		if pos+3 > len(data) {
+			return 0, io.ErrUnexpectedEOF
+		}
+		h := int(data[pos]) | int(data[pos+1])<<8 | int(data[pos+2])<<16
+		pos += 3
+		last, typ, size := h&1 != 0, (h>>1)&3, h>>3
+		switch typ {
+		case 1: // RLE: one byte repeated size times
+			size = 1
+		case 3:
+			return 0, errors.New("reserved block type")
+		}
+		pos += size
+		if pos > len(data) {
+			return 0, io.ErrUnexpectedEOF
+		}
+		if last {
+			break
+		}
+	}
+	if fhd&0x04 != 0 {
+		pos += 4 // content checksum
+	}
+	if pos > len(data) {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return pos, nil
+}
+
+// lz4LegacyLen returns the length of the lz4 legacy stream at the start of
+// data: after the magic, blocks of a 4-byte little-endian size and that many
+// bytes, possibly followed by another legacy magic and more blocks, as the
+// kernel's unlz4 reads them. A zero size or a size that runs past the end
+// stops the walk (zero padding follows, or the decoder reports the
+// truncation).
+func lz4LegacyLen(data []byte) int {
+	const magic = 0x184C2102
+	pos := 4
+	for pos+4 <= len(data) {
+		size := int(data[pos]) | int(data[pos+1])<<8 | int(data[pos+2])<<16 | int(data[pos+3])<<24
+		switch {
+		case size == magic:
+			pos += 4
+			continue
+		case size == 0:
+			return pos
+		case size > len(data)-pos-4:
+			return len(data)
+		}
+		pos += 4 + size
+	}
+	return len(data)
 }
 
 // newc header layout: magic and 13 fields of 8 hex digits.

@@ -117,8 +117,15 @@ func writeEntry(rw cpio.RecordWriter, e Entry, ino, mtime uint64) error {
 			return fmt.Errorf("write /%s: %w", e.Path, err)
 		}
 		closer = f
-		// A section of exactly Size bytes: a file that grew since it was
-		// added cannot overflow its header's size.
+		if fi, err := f.Stat(); err != nil || fi.Size() != e.Size {
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("write /%s: %w", e.Path, err)
+			}
+			return fmt.Errorf("write /%s: %s changed size since it was added (%d bytes, now %d)", e.Path, e.Source, e.Size, fi.Size())
+		}
+		// A section of exactly Size bytes: a file that grows while it is
+		// copied cannot overflow its header's size.
 		rec.ReaderAt = io.NewSectionReader(f, 0, e.Size)
 		rec.FileSize = uint64(e.Size)
 	case e.IsRegular():

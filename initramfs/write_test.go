@@ -1,0 +1,405 @@
+package initramfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var allCompressions = []Compression{None, Gzip, Zstd, Xz, Lz4}
+
+// TestRoundTrip writes every kind of entry with each compression and reads
+// it back.
+func TestRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, time.Unix(1e9, 0), false)
+	a := treeArchive(t, dir)
+	for _, e := range []Entry{
+		{Path: "dev/sda", Mode: fs.ModeDevice | 0o660, GID: 6, Major: 8, Minor: 0},
+		{Path: "dev/big", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o600, Major: 4095, Minor: 1<<20 - 1},
+		{Path: "run/sock", Mode: fs.ModeSocket | 0o755, UID: 1, GID: 2},
+		{Path: "home/user", Mode: fs.ModeDir | fs.ModeSetgid | 0o750, UID: 1000, GID: 1000},
+		{Path: "bin/sh", Mode: fs.ModeSymlink | 0o777, Target: "/srv/run.sh"},
+		{Path: "unicode/é ü/ファイル name", Mode: 0o644, Data: []byte("utf-8")},
+	} {
+		if err := a.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := a.Entries()
+	for _, c := range allCompressions {
+		t.Run(string(c), func(t *testing.T) {
+			img := imageBytes(t, a, Options{Compression: c})
+			if got := DetectCompression(img); got != c && !(c == None && got == "") {
+				t.Errorf("image starts like %q, want %q", got, c)
+			}
+			b, segs, err := ReadSegments(bytes.NewReader(img))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(segs) != 1 || segs[0].Compression != c || segs[0].Archives != 1 || segs[0].Entries != len(want) {
+				t.Errorf("segments %+v, want one %s archive of %d entries", segs, c, len(want))
+			}
+			sameEntries(t, b.Entries(), want)
+		})
+	}
+}
+
+// headerOffsets walks an uncompressed archive and returns the offset of
+// every header, trailer included.
+func headerOffsets(t *testing.T, img []byte) []int {
+	t.Helper()
+	var offs []int
+	pos := 0
+	for {
+		next, err := checkHeader(img, pos)
+		if err != nil {
+			t.Fatalf("walking headers: %v", err)
+		}
+		offs = append(offs, pos)
+		nameSize := hexField(t, img[pos+offNameSize:pos+offNameSize+8])
+		if string(img[pos+headerLen:pos+headerLen+int(nameSize)-1]) == "TRAILER!!!" {
+			return offs
+		}
+		pos = next
+	}
+}
+
+func hexField(t *testing.T, b []byte) uint64 {
+	var v uint64
+	if _, err := fmt.Sscanf(string(b), "%08x", &v); err != nil {
+		t.Fatalf("hex field %q: %v", b, err)
+	}
+	return v
+}
+
+// TestNewcHeaders checks the raw bytes: every header is 070701 (never
+// 070702), fields as documented, and the archive is padded to 512 bytes
+// like usr/gen_init_cpio pads it.
+func TestNewcHeaders(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, time.Unix(1e9, 0), false)
+	a := treeArchive(t, dir)
+	img := imageBytes(t, a, Options{Compression: None, MTime: 1700000000})
+	if len(img)%512 != 0 {
+		t.Errorf("image is %d bytes, not a multiple of 512", len(img))
+	}
+	if bytes.Contains(img, []byte("070702")) {
+		t.Error("image contains 070702")
+	}
+	offs := headerOffsets(t, img)
+	entries := a.Entries()
+	if len(offs) != len(entries)+1 {
+		t.Fatalf("%d headers for %d entries", len(offs), len(entries))
+	}
+	for i, off := range offs {
+		h := img[off : off+headerLen]
+		if string(h[:6]) != "070701" {
+			t.Errorf("header %d magic %q", i, h[:6])
+		}
+		field := func(n int) uint64 { return hexField(t, h[6+8*n:14+8*n]) }
+		if i == len(entries) {
+			if field(0) != 0 || field(5) != 0 || field(12) != 0 {
+				t.Errorf("trailer ino %d mtime %d check %d, want zeros", field(0), field(5), field(12))
+			}
+			break
+		}
+		e := entries[i]
+		ino, mode, mtime, devMajor, devMinor, rmajor, rminor, check := field(0), field(1), field(5), field(7), field(8), field(9), field(10), field(12)
+		if ino != uint64(i+1) || mode != unixMode(e.Mode) || mtime != 1700000000 || devMajor != 0 || devMinor != 0 ||
+			rmajor != uint64(e.Major) || rminor != uint64(e.Minor) || check != 0 {
+			t.Errorf("/%s: ino %d mode %#o mtime %d dev %d,%d rdev %d,%d check %d", e.Path, ino, mode, mtime, devMajor, devMinor, rmajor, rminor, check)
+		}
+		if e.Path == "dev/console" && (rmajor != 5 || rminor != 1) {
+			t.Errorf("/dev/console rdev %d,%d", rmajor, rminor)
+		}
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestReproducible builds the same tree from two copies in different
+// directories, created in a different order with different mtimes: the
+// images must be byte-identical for every compression.
+func TestReproducible(t *testing.T) {
+	d1, d2 := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "another", "place")
+	makeTree(t, d1, time.Unix(1e9, 0), false)
+	makeTree(t, d2, time.Now(), true)
+	for _, c := range allCompressions {
+		t.Run(string(c), func(t *testing.T) {
+			opt := Options{Compression: c, MTime: 1234567890}
+			i1, i2 := imageBytes(t, treeArchive(t, d1), opt), imageBytes(t, treeArchive(t, d2), opt)
+			if sha(i1) != sha(i2) {
+				t.Errorf("sha256 %s != %s", sha(i1), sha(i2))
+			}
+			// And through the file writer, in another process state.
+			out := filepath.Join(t.TempDir(), "img")
+			if err := treeArchive(t, d2).WriteFile(out, opt); err != nil {
+				t.Fatal(err)
+			}
+			i3, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sha(i3) != sha(i1) {
+				t.Errorf("WriteFile sha256 %s != %s", sha(i3), sha(i1))
+			}
+			// MTime does reach the image.
+			i4 := imageBytes(t, treeArchive(t, d1), Options{Compression: c, MTime: 1})
+			if sha(i4) == sha(i1) {
+				t.Error("a different MTime gave the same image")
+			}
+		})
+	}
+}
+
+// TestCompressedReproducibleLarge covers multi-block streams (several zstd
+// jobs and lz4 blocks of 8 MiB): concurrency must not change the bytes.
+func TestCompressedReproducibleLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the 20 MiB image")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 20<<20)
+	for i := range data {
+		// Compressible but not trivial.
+		data[i] = byte(rng.IntN(16)) + 'a'
+	}
+	a := New()
+	if err := a.Add(Entry{Path: "big", Mode: 0o644, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Compression{Gzip, Zstd, Lz4} {
+		i1 := imageBytes(t, a, Options{Compression: c})
+		i2 := imageBytes(t, a, Options{Compression: c})
+		if sha(i1) != sha(i2) {
+			t.Errorf("%s: two writes differ", c)
+		}
+		b, err := Read(bytes.NewReader(i1))
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		if e, _ := b.Get("big"); !bytes.Equal(e.Data, data) {
+			t.Errorf("%s: contents differ after the round trip", c)
+		}
+		if c == Lz4 {
+			checkTool(t, i1, "lz4", "-t")
+		}
+	}
+}
+
+// checkTool runs a standard tool on img given as a file.
+func checkTool(t *testing.T, img []byte, tool string, args ...string) []byte {
+	t.Helper()
+	needTool(t, tool)
+	f := filepath.Join(t.TempDir(), "image")
+	if err := os.WriteFile(f, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, append(args, f)...).Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, msg)
+	}
+	return out
+}
+
+// TestStandardTools: gzip, zstd, xz and lz4 accept what we write and
+// decompress it to exactly the uncompressed image.
+func TestStandardTools(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, time.Unix(1e9, 0), false)
+	a := treeArchive(t, dir)
+	plain := imageBytes(t, a, Options{Compression: None})
+	tools := map[Compression]string{Gzip: "gzip", Zstd: "zstd", Xz: "xz", Lz4: "lz4"}
+	for _, c := range []Compression{Gzip, Zstd, Xz, Lz4} {
+		t.Run(string(c), func(t *testing.T) {
+			img := imageBytes(t, a, Options{Compression: c})
+			tool := tools[c]
+			checkTool(t, img, tool, "-t")
+			if got := checkTool(t, img, tool, "-dc"); !bytes.Equal(got, plain) {
+				t.Errorf("%s -dc gives %d bytes that differ from the %d of the plain image", tool, len(got), len(plain))
+			}
+			if c == Xz {
+				// The kernel's xz decoder rejects CRC64 and wants a
+				// dictionary of at most 1 MiB.
+				out := string(checkTool(t, img, "xz", "--robot", "-lvv"))
+				if !strings.Contains(out, "CRC32") || !strings.Contains(out, "dict=1MiB") {
+					t.Errorf("xz -lvv does not show CRC32 and dict=1MiB:\n%s", out)
+				}
+			}
+		})
+	}
+}
+
+// TestLz4MatchesLegacyTool compares our lz4 stream's framing with the one
+// "lz4 -l" writes: same magic, and each decodes the other's input.
+func TestLz4MatchesLegacyTool(t *testing.T) {
+	needTool(t, "lz4")
+	dir := t.TempDir()
+	makeTree(t, dir, time.Unix(1e9, 0), false)
+	a := treeArchive(t, dir)
+	plain := imageBytes(t, a, Options{Compression: None})
+	f := filepath.Join(t.TempDir(), "plain")
+	if err := os.WriteFile(f, plain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := exec.Command("lz4", "-l", "-c", f).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := imageBytes(t, a, Options{Compression: Lz4})
+	if !bytes.Equal(ref[:4], ours[:4]) {
+		t.Errorf("magic % x, lz4 -l writes % x", ours[:4], ref[:4])
+	}
+	// lz4 -l reads back through our reader too.
+	b, err := Read(bytes.NewReader(ref))
+	if err != nil {
+		t.Fatalf("reading lz4 -l output: %v", err)
+	}
+	sameEntries(t, b.Entries(), a.Entries())
+}
+
+func TestLevels(t *testing.T) {
+	a := New()
+	if err := a.Add(Entry{Path: "f", Data: bytes.Repeat([]byte("abc"), 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range allCompressions {
+		r := levelRange[c]
+		for _, l := range []int{0, r[0], r[1]} {
+			if c == None && l != 0 {
+				continue
+			}
+			img := imageBytes(t, a, Options{Compression: c, Level: l})
+			if _, err := Read(bytes.NewReader(img)); err != nil {
+				t.Errorf("%s level %d: %v", c, l, err)
+			}
+		}
+		for _, l := range []int{-1, r[1] + 1} {
+			err := a.WriteImage(&bytes.Buffer{}, Options{Compression: c, Level: l})
+			if err == nil || !strings.Contains(err.Error(), string(c)) {
+				t.Errorf("%s level %d: error %v, want one naming the compression", c, l, err)
+			}
+		}
+	}
+	if _, err := ParseCompression("bzip2"); err == nil || !strings.Contains(err.Error(), `unknown compression "bzip2"`) {
+		t.Errorf("ParseCompression(bzip2) = %v", err)
+	}
+	if c, err := ParseCompression(""); c != Gzip || err != nil {
+		t.Errorf(`ParseCompression("") = %q, %v, want gzip`, c, err)
+	}
+}
+
+func TestGzipHeaderHasNoNameOrTime(t *testing.T) {
+	a := New()
+	if err := a.Add(Entry{Path: "f", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	img := imageBytes(t, a, Options{Compression: Gzip})
+	// RFC 1952: FLG at 3 (FNAME 0x08, FCOMMENT 0x10), MTIME at 4..7.
+	if img[3]&0x18 != 0 || !bytes.Equal(img[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("gzip header % x carries a name or a time", img[:10])
+	}
+}
+
+func TestMTimeRange(t *testing.T) {
+	for _, m := range []int64{-1, 1 << 32} {
+		if err := New().WriteImage(&bytes.Buffer{}, Options{MTime: m}); err == nil {
+			t.Errorf("MTime %d accepted", m)
+		}
+	}
+	for env, want := range map[string]int64{"": 0, "0": 0, "1700000000": 1700000000} {
+		got, err := SourceDateEpoch(func(string) string { return env })
+		if err != nil || got != want {
+			t.Errorf("SourceDateEpoch(%q) = %d, %v", env, got, err)
+		}
+	}
+	for _, env := range []string{"x", "-5", "4294967296", "1.5"} {
+		if _, err := SourceDateEpoch(func(string) string { return env }); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+			t.Errorf("SourceDateEpoch(%q): %v", env, err)
+		}
+	}
+}
+
+// leftovers lists the files of dir.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range des {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// TestWriteFileAtomic: a failing write leaves neither the output nor a
+// temporary file, and an existing output is left as it was.
+func TestWriteFileAtomic(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	mustWrite(t, src, []byte("contents"), 0o644)
+	a := New()
+	if err := a.AddFile(src, "/f", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The source changes size after it was added: writing must fail.
+	mustWrite(t, src, []byte("longer contents"), 0o644)
+
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "initrd.img")
+	err := a.WriteFile(out, Options{})
+	if err == nil || !strings.Contains(err.Error(), src) || !strings.Contains(err.Error(), out) {
+		t.Fatalf("error %v, want one naming %s and %s", err, out, src)
+	}
+	if l := leftovers(t, outDir); len(l) != 0 {
+		t.Errorf("left behind: %q", l)
+	}
+
+	if err := os.WriteFile(out, []byte("old image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(src)
+	if err := a.WriteFile(out, Options{}); err == nil || !strings.Contains(err.Error(), src) {
+		t.Fatalf("missing source: error %v, want one naming it", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "old image" {
+		t.Errorf("the old output was changed to %q", b)
+	}
+	if l := leftovers(t, outDir); len(l) != 1 {
+		t.Errorf("left behind: %q", l)
+	}
+
+	// Success replaces it, with mode 0644.
+	mustWrite(t, src, []byte("contents"), 0o644)
+	if err := a.WriteFile(out, Options{Compression: None}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(out)
+	if err != nil || fi.Mode() != 0o644 || fi.Size()%512 != 0 {
+		t.Errorf("output %v, %v", fi, err)
+	}
+	if l := leftovers(t, outDir); len(l) != 1 {
+		t.Errorf("left behind: %q", l)
+	}
+	if err := a.WriteFile(filepath.Join(outDir, "no/such/dir/img"), Options{}); err == nil || !strings.Contains(err.Error(), "no/such/dir/img") {
+		t.Errorf("unwritable output: %v", err)
+	}
+}
