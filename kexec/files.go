@@ -40,9 +40,11 @@ func FromRoot(root string) (Image, error) {
 	cmdline, err := readCmdline(filepath.Join(root, CmdlineFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		cmdline, err = readCmdline(filepath.Join(root, "proc", "cmdline"))
-		if err != nil {
-			return Image{}, fmt.Errorf("%w (no %s, so the running kernel's command line was wanted)",
-				err, filepath.Join(root, CmdlineFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			// %v, not %w: a missing proc/cmdline must not read as "no
+			// kernel" (fs.ErrNotExist) to a caller that falls through on it.
+			return Image{}, fmt.Errorf("kexec: no command line for %s: no %s, and the running one: %v",
+				img.Kernel, filepath.Join(root, CmdlineFile), err)
 		}
 	}
 	if err != nil {

@@ -70,8 +70,9 @@ func TestFromRootNoCommandLineAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := FromRoot(root)
-	// Not ErrNotExist for the caller's "no kernel" test: the kernel is there.
-	if err == nil || !strings.Contains(err.Error(), "proc/cmdline") || !strings.Contains(err.Error(), CmdlineFile) {
+	// Not fs.ErrNotExist, which the caller takes for "no kernel": the kernel
+	// is there, its command line is what is missing.
+	if err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "proc/cmdline") || !strings.Contains(err.Error(), CmdlineFile) {
 		t.Errorf("FromRoot without any command line: %v; want an error naming both files", err)
 	}
 }

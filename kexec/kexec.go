@@ -43,6 +43,12 @@
 // copies, which is not atomic) and closed before the load: the kernel refuses
 // a file still open for writing with ETXTBSY. In an initramfs the sync is
 // free; on a disk it keeps a crash from leaving an empty /kernel.
+//
+// # Tests
+//
+// In a test binary (testing.Testing) the real system calls panic instead of
+// running: no test may load a kernel into, or reboot, the machine running
+// it. Tests of code that kexecs put their own seam in front of this package.
 package kexec
 
 import (
