@@ -165,12 +165,13 @@ func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error
 			size, setupHeaderEnd)
 	}
 	what := describe(hdr)
-	switch arch {
-	case "amd64", "arm64":
-		// The only kexec_file loaders there are bzImage64 (x86_64) and Image
-		// (arm64): anything else fails with ENOEXEC, so say why now.
-		return refuse(ErrNotKernel, "no kernel header (no \"HdrS\" at %#x)%s; kexec_file_load on %s takes %s",
-			offHeaderMagic, what, arch, map[string]string{"amd64": "a bzImage", "arm64": "an Image"}[arch])
+	if arch == "amd64" {
+		// The only kexec_file loader on x86_64 is bzImage64: anything else
+		// fails with ENOEXEC, so say why now. Elsewhere loaders vary with
+		// the kernel version (arm64 EFI zboot, riscv ELF): let the kernel
+		// decide.
+		return refuse(ErrNotKernel, "no bzImage header (no \"HdrS\" at %#x)%s; kexec_file_load on x86_64 takes a bzImage",
+			offHeaderMagic, what)
 	}
 	info.Note = "no header this package knows for " + arch + what
 	return info, nil

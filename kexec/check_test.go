@@ -172,7 +172,8 @@ func TestCheckImageOtherArchitectures(t *testing.T) {
 		{"arm64 Image on arm64", "arm64", arm, false, nil, "arm64 Image"},
 		{"arm64 Image on amd64", "amd64", arm, false, ErrNotKernel, "arm64 Image"},
 		{"bzImage on arm64", "arm64", bz, false, ErrNotKernel, "bzImage"},
-		{"garbage on arm64", "arm64", make([]byte, 4096), false, ErrNotKernel, "unknown"},
+		{"unknown on arm64", "arm64", make([]byte, 4096), false, nil, "unknown"},
+		{"empty on arm64", "arm64", nil, false, ErrNotKernel, "unknown"},
 		{"unknown on riscv64", "riscv64", make([]byte, 4096), false, nil, "unknown"},
 	}
 	for _, c := range cases {
