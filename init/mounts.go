@@ -92,7 +92,7 @@ func (m mount) String() string {
 	return s + " " + m.source + " " + m.target
 }
 
-// applyMounts creates each mount point (0755) and mounts each row, in order.
+// applyMounts creates each mount point (0755, parents included) and mounts each row, in order.
 // It returns one error per row, nil for a success or for a filesystem that
 // is already mounted there (EBUSY). Nothing can be logged yet when it runs.
 func applyMounts(sys *system, root string, table []mount) []error {
@@ -100,7 +100,7 @@ func applyMounts(sys *system, root string, table []mount) []error {
 	for i, m := range table {
 		target := filepath.Join(root, m.target)
 		if m.flags&unix.MS_REMOUNT == 0 {
-			if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			if err := os.MkdirAll(target, 0o755); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", m, err)
 				continue
 			}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slashinit/slashinit/kmsg"
+)
+
+// fakeKernel stands in for the kernel behind the system seam: a process
+// table that only knows the processes the test describes, and a log of the
+// calls that matter ("kill -1 SIGTERM", "sync", "umount /mnt", "reboot
+// RESTART"…). Nothing it does reaches the machine.
+type fakeKernel struct {
+	t    *testing.T
+	root string
+	chld chan os.Signal
+
+	mu      sync.Mutex
+	calls   []string
+	procs   map[int]*fakeProc
+	nextPid int
+	// stage says how a spawned program behaves, by path relative to root.
+	stage map[string]fakeStage
+	// forkPanics makes the next forkExec panic, once.
+	forkPanics bool
+
+	mountErr    map[string]error // by target
+	unmountErr  map[string]error
+	mountinfo   string
+	rebootErr   error
+	kernelFound bool
+	kernelErr   error
+}
+
+// fakeStage is how a spawned program behaves.
+type fakeStage struct {
+	err        error         // forkExec fails with it
+	exitAfter  time.Duration // ends on its own after that; 0: never
+	status     syscall.WaitStatus
+	ignoreTerm bool          // only SIGKILL ends it
+	termDelay  time.Duration // it takes that long to exit on SIGTERM
+}
+
+type fakeProc struct {
+	pid      int
+	path     string
+	behave   fakeStage
+	alive    bool
+	exited   bool
+	reaped   bool
+	status   syscall.WaitStatus
+	startsAt time.Time
+}
+
+func newFakeKernel(t *testing.T) *fakeKernel {
+	return &fakeKernel{
+		t:          t,
+		root:       t.TempDir(),
+		procs:      map[int]*fakeProc{},
+		nextPid:    100,
+		stage:      map[string]fakeStage{},
+		mountErr:   map[string]error{},
+		unmountErr: map[string]error{},
+		rebootErr:  syscall.EINVAL,
+	}
+}
+
+func (f *fakeKernel) record(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// Calls returns the recorded calls so far.
+func (f *fakeKernel) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// addProcess adds a process that the test did not spawn through a stage (an
+// orphan re-parented to PID 1, say).
+func (f *fakeKernel) addProcess(b fakeStage) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.startLocked("orphan", b)
+}
+
+func (f *fakeKernel) startLocked(path string, b fakeStage) int {
+	f.nextPid++
+	p := &fakeProc{pid: f.nextPid, path: path, behave: b, alive: true, startsAt: time.Now()}
+	f.procs[p.pid] = p
+	if b.exitAfter > 0 {
+		time.AfterFunc(b.exitAfter, func() { f.exit(p.pid, b.status) })
+	}
+	return p.pid
+}
+
+// exit ends a process with status and raises SIGCHLD.
+func (f *fakeKernel) exit(pid int, st syscall.WaitStatus) {
+	f.mu.Lock()
+	p := f.procs[pid]
+	if p == nil || !p.alive {
+		f.mu.Unlock()
+		return
+	}
+	p.alive, p.exited, p.status = false, true, st
+	f.mu.Unlock()
+	select {
+	case f.chld <- syscall.SIGCHLD:
+	default:
+	}
+}
+
+// signal applies sig to p as the kernel would for the behaviour described.
+func (f *fakeKernel) signalLocked(p *fakeProc, sig syscall.Signal) {
+	if !p.alive {
+		return
+	}
+	switch {
+	case sig == syscall.SIGKILL:
+		go f.exit(p.pid, syscall.WaitStatus(sig))
+	case sig == syscall.SIGTERM && !p.behave.ignoreTerm:
+		pid := p.pid
+		time.AfterFunc(p.behave.termDelay, func() { f.exit(pid, syscall.WaitStatus(sig)) })
+	}
+}
+
+func (f *fakeKernel) relative(path string) string {
+	if path == f.root {
+		return "/"
+	}
+	return strings.TrimPrefix(path, f.root)
+}
+
+func (f *fakeKernel) system() *system {
+	return &system{
+		mount: func(source, target, fstype string, flags uintptr, data string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			target = f.relative(target)
+			if flags&msRemountRO == msRemountRO {
+				f.record("remount-ro %s", target)
+			} else {
+				f.record("mount %s", target)
+			}
+			return f.mountErr[target]
+		},
+		unmount: func(target string, flags int) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("umount %s", target)
+			return f.unmountErr[target]
+		},
+		reboot: func(cmd int) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("reboot %s", rebootName(cmd))
+			return f.rebootErr
+		},
+		rebootChild: func(cmd int) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("reboot-child %s", rebootName(cmd))
+			return f.rebootErr
+		},
+		kill: func(pid int, sig syscall.Signal) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("kill %d %s", pid, signalName(sig))
+			hit := false
+			for _, p := range f.procs {
+				if p.alive && (pid == -1 || p.pid == pid || p.pid == -pid) {
+					hit = true
+					f.signalLocked(p, sig)
+				}
+			}
+			if !hit {
+				return syscall.ESRCH
+			}
+			return nil
+		},
+		wait4: func(pid int, status *syscall.WaitStatus, options int) (int, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if pid != -1 || options != syscall.WNOHANG {
+				f.t.Errorf("wait4(%d, %d): PID 1 only ever calls wait4(-1, WNOHANG)", pid, options)
+			}
+			anyAlive := false
+			for _, p := range f.procs {
+				if p.exited && !p.reaped {
+					p.reaped = true
+					*status = p.status
+					return p.pid, nil
+				}
+				anyAlive = anyAlive || p.alive
+			}
+			if anyAlive {
+				return 0, nil
+			}
+			return 0, syscall.ECHILD
+		},
+		sync: func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("sync")
+		},
+		forkExec: func(path string, argv []string) (int, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			rel := f.relative(path)
+			if f.forkPanics {
+				f.forkPanics = false
+				panic("fake forkExec panics")
+			}
+			f.record("spawn %s", rel)
+			b := f.stage[rel]
+			if b.err != nil {
+				return 0, b.err
+			}
+			return f.startLocked(rel, b), nil
+		},
+		loadKernel: func(root string) (bool, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("load-kernel")
+			return f.kernelFound, f.kernelErr
+		},
+		mountinfo: func() ([]byte, error) { return []byte(f.mountinfo), nil },
+		processes: func() int {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			n := 0
+			for _, p := range f.procs {
+				if p.alive {
+					n++
+				}
+			}
+			return n
+		},
+		now: time.Now,
+	}
+}
+
+// testLog collects PID 1's records.
+type testLog struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLog) Log(p kmsg.Priority, msg string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf("<%d>%s", p, msg))
+	l.t.Logf("<%d>%s", p, msg)
+	return nil
+}
+
+// has reports whether a record contains s.
+func (l *testLog) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// testConfig has timeouts short enough for unit tests.
+func testConfig() config {
+	return config{
+		grace:         200 * time.Millisecond,
+		rebootTimeout: 500 * time.Millisecond,
+		backoffMin:    50 * time.Millisecond,
+		backoffMax:    200 * time.Millisecond,
+		resetAfter:    time.Second,
+	}
+}
+
+// newTestPID1 wires a pid1 to a fake kernel and fresh signal channels.
+func newTestPID1(t *testing.T, f *fakeKernel) (*pid1, *testLog, chan os.Signal) {
+	chld := make(chan os.Signal, 1)
+	sigs := make(chan os.Signal, 32)
+	f.chld = chld
+	log := &testLog{t: t}
+	cfg := testConfig()
+	return &pid1{
+		sys:     f.system(),
+		log:     log,
+		cfg:     cfg,
+		backoff: newBackoff(cfg),
+		root:    f.root,
+		chld:    chld,
+		sigs:    sigs,
+	}, log, sigs
+}
+
+// indexOf returns the position of the first call equal to c, or -1.
+func indexOf(calls []string, c string) int {
+	for i, x := range calls {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// assertOrder fails unless want appears in calls in this order.
+func assertOrder(t *testing.T, calls, want []string) {
+	t.Helper()
+	i := 0
+	for _, c := range calls {
+		if i < len(want) && c == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("calls %q\ndo not contain, in order, %q (missing from %q)", calls, want, want[i])
+	}
+}

@@ -1,0 +1,532 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDecide runs the decision table: requests × /reboot × /kernel × load
+// error, and checks that the kernel is loaded only when it can be used.
+func TestDecide(t *testing.T) {
+	errLoad := errors.New("kexec_file_load: exec format error")
+	for _, req := range []request{noRequest, rebootRequest, poweroffRequest, haltRequest} {
+		for _, rebootFile := range []bool{false, true} {
+			for _, kernel := range []bool{false, true} {
+				for _, loadErr := range []error{nil, errLoad} {
+					if !kernel && loadErr != nil {
+						continue // no kernel, nothing to fail
+					}
+					name := fmt.Sprintf("%v/reboot=%v/kernel=%v/err=%v", req, rebootFile, kernel, loadErr != nil)
+					t.Run(name, func(t *testing.T) {
+						loaded := false
+						load := func() (bool, error) {
+							loaded = true
+							return kernel, loadErr
+						}
+						d := decide(req, rebootFile, load, func(err error) string { return "EXPLAINED(" + err.Error() + ")" })
+
+						var want action
+						switch {
+						case req == poweroffRequest:
+							want = powerOff
+						case req == haltRequest:
+							want = halt
+						case rebootFile:
+							want = coldReboot
+						case kernel && loadErr == nil:
+							want = kexecReboot
+						default:
+							want = restartUserspace
+						}
+						if d.action != want {
+							t.Errorf("action %v (%s), want %v", d.action, d.why, want)
+						}
+						earlier := req == poweroffRequest || req == haltRequest || rebootFile
+						if loaded == earlier {
+							t.Errorf("kernel loaded: %v, but an earlier rule fired: %v", loaded, earlier)
+						}
+						if want == restartUserspace && kernel && !strings.Contains(d.why, "EXPLAINED(") {
+							t.Errorf("a /kernel that does not load is not explained: %q", d.why)
+						}
+						if want == restartUserspace && !kernel && req == rebootRequest && !strings.Contains(d.why, "touch /reboot") {
+							t.Errorf("a reboot request that restarts userspace does not say how to cold reboot: %q", d.why)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestRequests: which request replaces which.
+func TestRequests(t *testing.T) {
+	for _, tc := range []struct {
+		sig     syscall.Signal
+		pending request
+		want    request // the pending request afterwards
+	}{
+		{syscall.SIGTERM, noRequest, rebootRequest},
+		{syscall.SIGINT, noRequest, rebootRequest},
+		{syscall.SIGUSR2, noRequest, poweroffRequest},
+		{syscall.SIGUSR1, noRequest, haltRequest},
+		{syscall.SIGUSR2, rebootRequest, poweroffRequest},
+		{syscall.SIGUSR1, rebootRequest, haltRequest},
+		{syscall.SIGTERM, poweroffRequest, poweroffRequest},
+		{syscall.SIGINT, haltRequest, haltRequest},
+		{syscall.SIGUSR1, poweroffRequest, haltRequest},
+		{syscall.SIGHUP, noRequest, noRequest},
+		{syscall.SIGQUIT, rebootRequest, rebootRequest},
+		{syscall.SIGPIPE, noRequest, noRequest},
+	} {
+		f := newFakeKernel(t)
+		p, _, _ := newTestPID1(t, f)
+		p.request = tc.pending
+		changed := p.handleSignal(tc.sig)
+		if p.request != tc.want {
+			t.Errorf("%v with %v pending: %v, want %v", signalName(tc.sig), tc.pending, p.request, tc.want)
+		}
+		if changed != (tc.want != tc.pending) {
+			t.Errorf("%v with %v pending: changed=%v", signalName(tc.sig), tc.pending, changed)
+		}
+	}
+}
+
+func TestCatchableSignals(t *testing.T) {
+	got := map[syscall.Signal]bool{}
+	for _, s := range catchableSignals() {
+		got[s.(syscall.Signal)] = true
+	}
+	for _, s := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG, syscall.SIGCHLD} {
+		if got[s] {
+			t.Errorf("%v in the catchable list", signalName(s))
+		}
+	}
+	for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGPWR, syscall.SIGSYS} {
+		if !got[s] {
+			t.Errorf("%v missing from the catchable list", signalName(s))
+		}
+	}
+	if len(got) != 27 {
+		t.Errorf("%d signals, want 31 - 4 = 27", len(got))
+	}
+}
+
+// runIteration runs one pass of the loop and fails the test if it does not
+// come back in time.
+func runIteration(t *testing.T, p *pid1, within time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.iteration()
+	}()
+	select {
+	case <-done:
+	case <-time.After(within):
+		t.Fatalf("iteration still running after %v", within)
+	}
+}
+
+const forever = 0 // fakeStage.exitAfter: never exits on its own
+
+// TestSignalRequests: a request stops /etc/boot's process group, runs
+// /etc/reboot, and the decision follows the request; power-off and halt
+// go through the forked child, never through PID 1's own reboot(2).
+func TestSignalRequests(t *testing.T) {
+	for _, tc := range []struct {
+		sig        syscall.Signal
+		rebootFile bool
+		want       string // the final call; "" for a restart of userspace
+	}{
+		{syscall.SIGTERM, false, ""},
+		{syscall.SIGINT, false, ""},
+		{syscall.SIGTERM, true, "reboot RESTART"},
+		{syscall.SIGINT, true, "reboot RESTART"},
+		{syscall.SIGUSR2, false, "reboot-child POWER_OFF"},
+		{syscall.SIGUSR1, false, "reboot-child HALT"},
+		{syscall.SIGUSR2, true, "reboot-child POWER_OFF"},
+	} {
+		t.Run(fmt.Sprintf("%s/reboot=%v", signalName(tc.sig), tc.rebootFile), func(t *testing.T) {
+			f := newFakeKernel(t)
+			f.stage["/etc/boot"] = fakeStage{exitAfter: forever}
+			f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+			if tc.rebootFile {
+				if err := os.WriteFile(filepath.Join(f.root, "reboot"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, log, sigs := newTestPID1(t, f)
+			time.AfterFunc(50*time.Millisecond, func() { sigs <- tc.sig })
+			runIteration(t, p, 5*time.Second)
+
+			calls := f.Calls()
+			want := []string{"spawn /etc/boot", "kill -101 SIGTERM", "spawn /etc/reboot", "kill -1 SIGTERM"}
+			if tc.want != "" {
+				want = append(want, "sync", "sync", tc.want)
+			}
+			assertOrder(t, calls, want)
+			for _, c := range calls {
+				if c == "reboot POWER_OFF" || c == "reboot HALT" {
+					t.Errorf("PID 1 called %s itself", c)
+				}
+			}
+			if tc.want == "" {
+				if i := indexOf(calls, "reboot RESTART"); i >= 0 {
+					t.Errorf("rebooted without /reboot: %q", calls)
+				}
+				if !log.has("touch /reboot") {
+					t.Errorf("the restart of userspace does not say how to cold reboot")
+				}
+				if p.request != noRequest {
+					t.Errorf("request %v still pending after the restart", p.request)
+				}
+			}
+			if indexOf(calls, "load-kernel") >= 0 && (tc.rebootFile || tc.sig == syscall.SIGUSR1 || tc.sig == syscall.SIGUSR2) {
+				t.Errorf("kernel loaded although an earlier rule fired: %q", calls)
+			}
+		})
+	}
+}
+
+// TestOtherSignalsDropped: SIGHUP and friends do not stop /etc/boot.
+func TestOtherSignalsDropped(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{exitAfter: 300 * time.Millisecond}
+	p, log, sigs := newTestPID1(t, f)
+	for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGWINCH} {
+		sigs <- s
+	}
+	start := time.Now()
+	res := p.boot()
+	if took := time.Since(start); took < 250*time.Millisecond {
+		t.Errorf("/etc/boot ended after %v, before its own end", took)
+	}
+	if res.stopped != "" || res.requested {
+		t.Errorf("/etc/boot stopped: %+v", res)
+	}
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, "kill") {
+			t.Errorf("a dropped signal led to %q", c)
+		}
+	}
+	if !log.has("ignoring SIGHUP") {
+		t.Errorf("SIGHUP not logged as ignored")
+	}
+}
+
+// TestStrongerRequestDuringReboot: a reboot request, then a power-off while
+// /etc/reboot runs: power-off wins. The reverse order stays a power-off.
+func TestStrongerRequestDuringReboot(t *testing.T) {
+	for _, order := range [][2]syscall.Signal{{syscall.SIGTERM, syscall.SIGUSR2}, {syscall.SIGUSR2, syscall.SIGTERM}} {
+		t.Run(signalName(order[0])+"-then-"+signalName(order[1]), func(t *testing.T) {
+			f := newFakeKernel(t)
+			f.stage["/etc/boot"] = fakeStage{exitAfter: forever}
+			f.stage["/etc/reboot"] = fakeStage{exitAfter: 200 * time.Millisecond}
+			p, _, sigs := newTestPID1(t, f)
+			time.AfterFunc(50*time.Millisecond, func() { sigs <- order[0] })
+			time.AfterFunc(150*time.Millisecond, func() { sigs <- order[1] })
+			runIteration(t, p, 5*time.Second)
+			calls := f.Calls()
+			assertOrder(t, calls, []string{"spawn /etc/reboot", "kill -1 SIGTERM", "reboot-child POWER_OFF"})
+			if indexOf(calls, "reboot RESTART") >= 0 {
+				t.Errorf("rebooted instead of powering off: %q", calls)
+			}
+		})
+	}
+}
+
+// TestBootIgnoringTerm: a /etc/boot that ignores SIGTERM gets SIGKILL after
+// the grace period.
+func TestBootIgnoringTerm(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{exitAfter: forever, ignoreTerm: true}
+	p, _, sigs := newTestPID1(t, f)
+	sigs <- syscall.SIGTERM
+	start := time.Now()
+	res := p.boot()
+	took := time.Since(start)
+	assertOrder(t, f.Calls(), []string{"spawn /etc/boot", "kill -101 SIGTERM", "kill -101 SIGKILL"})
+	if took < p.cfg.grace {
+		t.Errorf("SIGKILL after %v, before the grace period %v", took, p.cfg.grace)
+	}
+	if !res.status.Signaled() || res.status.Signal() != syscall.SIGKILL || !res.requested {
+		t.Errorf("result %+v, want killed by SIGKILL on request", res)
+	}
+}
+
+// TestRebootTimeout: a hanging /etc/reboot is stopped after its timeout
+// (SIGTERM, then SIGKILL after the grace period) and the loop goes on.
+func TestRebootTimeout(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: forever, ignoreTerm: true}
+	p, log, _ := newTestPID1(t, f)
+	start := time.Now()
+	runIteration(t, p, 5*time.Second)
+	took := time.Since(start)
+	assertOrder(t, f.Calls(), []string{"spawn /etc/boot", "spawn /etc/reboot", "kill -102 SIGTERM", "kill -102 SIGKILL", "kill -1 SIGTERM"})
+	if min := p.cfg.rebootTimeout + p.cfg.grace; took < min {
+		t.Errorf("iteration took %v, less than timeout+grace %v", took, min)
+	}
+	if !log.has("timed out after 500ms") {
+		t.Errorf("timeout not logged")
+	}
+}
+
+// TestShutdownOrder: the teardown before a cold reboot, in order: TERM to
+// all, KILL to the rest after the grace period, sync, unmount in reverse
+// order what is not ours (read-only remount when that fails), sync, reboot.
+func TestShutdownOrder(t *testing.T) {
+	f := newFakeKernel(t)
+	f.mountinfo = `22 1 0:20 / / rw,nosuid - rootfs none rw
+23 22 0:21 / /proc rw - proc none rw
+24 22 0:22 / /sys rw - sysfs none rw
+25 24 0:23 / /sys/fs/cgroup rw - cgroup2 none rw
+26 22 0:5 / /dev rw - devtmpfs none rw
+27 26 0:24 / /dev/pts rw - devpts devpts rw
+30 22 8:1 / /mnt rw - ext4 /dev/sda1 rw
+31 30 8:2 / /mnt/a\040b rw - ext4 /dev/sda2 rw
+32 22 0:30 / /busy rw - ext4 /dev/sda3 rw
+`
+	f.unmountErr["/busy"] = syscall.EBUSY
+	f.addProcess(fakeStage{ignoreTerm: true})
+	f.addProcess(fakeStage{termDelay: 10 * time.Millisecond})
+	p, log, _ := newTestPID1(t, f)
+	err := p.shutdown(coldReboot)
+	if err == nil {
+		t.Errorf("shutdown returned no error although the fake reboot(2) failed")
+	}
+	want := []string{
+		"kill -1 SIGTERM", "kill -1 SIGKILL", "sync",
+		"umount /busy", "remount-ro /busy", "umount /mnt/a b", "umount /mnt",
+		"sync", "reboot RESTART",
+	}
+	got := f.Calls()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls\n%q\nwant\n%q", got, want)
+	}
+	for _, s := range []string{"sending SIGTERM to all processes", "1 processes left after", "sending SIGKILL", "syncing", "unmounting /mnt"} {
+		if !log.has(s) {
+			t.Errorf("log lacks %q", s)
+		}
+	}
+}
+
+// TestStopAllEndsEarly: when every process exits on SIGTERM the grace
+// period ends as soon as wait4 says ECHILD: no SIGKILL, no fixed sleep.
+func TestStopAllEndsEarly(t *testing.T) {
+	f := newFakeKernel(t)
+	for i := 0; i < 5; i++ {
+		f.addProcess(fakeStage{termDelay: 20 * time.Millisecond})
+	}
+	p, _, _ := newTestPID1(t, f)
+	p.cfg.grace = 10 * time.Second
+	start := time.Now()
+	p.stopAll()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("stopAll took %v with every process gone after 20ms", took)
+	}
+	if got := f.Calls(); len(got) != 1 || got[0] != "kill -1 SIGTERM" {
+		t.Errorf("calls %q, want only kill -1 SIGTERM", got)
+	}
+}
+
+// TestStopAllNobodyLeft: kill(-1) with no process is ESRCH: nothing to wait.
+func TestStopAllNobodyLeft(t *testing.T) {
+	f := newFakeKernel(t)
+	p, log, _ := newTestPID1(t, f)
+	p.cfg.grace = 10 * time.Second
+	start := time.Now()
+	p.stopAll()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stopAll took %v with no process", took)
+	}
+	if !log.has("no process left") {
+		t.Errorf("not logged")
+	}
+}
+
+// TestKexecPath: /kernel loads → teardown → reboot(KEXEC); when that fails,
+// userspace restarts. Loading happens before anything is stopped.
+func TestKexecPath(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.kernelFound = true
+	p, log, _ := newTestPID1(t, f)
+	runIteration(t, p, 5*time.Second)
+	assertOrder(t, f.Calls(), []string{"spawn /etc/reboot", "load-kernel", "kill -1 SIGTERM", "sync", "sync", "reboot KEXEC", "kill -1 SIGTERM"})
+	if !log.has("kexec failed") {
+		t.Errorf("failed kexec not logged")
+	}
+}
+
+// TestKexecOffInNamespace: with noKexec set, an existing /kernel is not
+// loaded, and the reason is logged.
+func TestKexecOffInNamespace(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.kernelFound = true
+	if err := os.WriteFile(filepath.Join(f.root, "kernel"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, log, _ := newTestPID1(t, f)
+	p.noKexec = errContained
+	runIteration(t, p, 5*time.Second)
+	if i := indexOf(f.Calls(), "load-kernel"); i >= 0 {
+		t.Errorf("kernel loaded in a PID namespace: %q", f.Calls())
+	}
+	if !log.has("cannot load /kernel") {
+		t.Errorf("the refusal is not logged")
+	}
+}
+
+// TestBackoffSequence: 1, 2, 4… up to the cap; reset after a long run; a
+// requested end is no failure.
+func TestBackoffSequence(t *testing.T) {
+	cfg := defaultConfig()
+	b := newBackoff(cfg)
+	var got []time.Duration
+	for i := 0; i < 9; i++ {
+		got = append(got, b.after(time.Second, false))
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("waits %v, want %v s", got, want)
+		}
+	}
+	if d := b.after(cfg.resetAfter, false); d != 0 {
+		t.Errorf("after a healthy run: wait %v, want 0", d)
+	}
+	if d := b.after(time.Second, false); d != time.Second {
+		t.Errorf("first failure after a reset: wait %v, want 1s", d)
+	}
+	if d := b.after(0, true); d != 0 {
+		t.Errorf("requested: wait %v, want 0", d)
+	}
+	if d := b.after(0, false); d != time.Second {
+		t.Errorf("after a requested end the backoff starts over: %v", d)
+	}
+}
+
+// TestBackoffInLoop: a missing /etc/boot restarts with growing waits, and
+// PID 1 logs why.
+func TestBackoffInLoop(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{err: syscall.ENOENT}
+	f.stage["/etc/reboot"] = fakeStage{err: syscall.ENOENT}
+	p, log, _ := newTestPID1(t, f)
+	var starts []time.Time
+	for i := 0; i < 4; i++ {
+		starts = append(starts, time.Now())
+		runIteration(t, p, 5*time.Second)
+	}
+	for i, want := range []time.Duration{50, 100, 200} {
+		gap := starts[i+1].Sub(starts[i])
+		if gap < want*time.Millisecond || gap > want*time.Millisecond+150*time.Millisecond {
+			t.Errorf("gap %d: %v, want about %vms", i, gap, want)
+		}
+	}
+	if !log.has("/etc/boot: not found (status 127)") {
+		t.Errorf("missing /etc/boot not explained")
+	}
+}
+
+// TestBackoffInterrupted: a request ends the backoff wait, /etc/boot is
+// skipped and the request is carried out.
+func TestBackoffInterrupted(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/boot"] = fakeStage{err: syscall.ENOENT}
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	p, _, sigs := newTestPID1(t, f)
+	p.cfg.backoffMin, p.cfg.backoffMax = 10*time.Second, 10*time.Second
+	p.backoff = newBackoff(p.cfg)
+	time.AfterFunc(200*time.Millisecond, func() { sigs <- syscall.SIGUSR2 })
+	start := time.Now()
+	runIteration(t, p, 5*time.Second)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the backoff wait was not interrupted (%v)", took)
+	}
+	runIteration(t, p, 5*time.Second)
+	calls := f.Calls()
+	if n := strings.Count(strings.Join(calls, "\n"), "spawn /etc/boot"); n != 1 {
+		t.Errorf("/etc/boot spawned %d times, want 1 (skipped with a request pending): %q", n, calls)
+	}
+	assertOrder(t, calls, []string{"spawn /etc/boot", "spawn /etc/reboot", "spawn /etc/reboot", "reboot-child POWER_OFF"})
+}
+
+// TestPanicRecovered: a panic in the loop is logged at Crit and the loop
+// goes on.
+func TestPanicRecovered(t *testing.T) {
+	f := newFakeKernel(t)
+	f.forkPanics = true
+	f.stage["/etc/boot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+	p, log, _ := newTestPID1(t, f)
+	runIteration(t, p, 5*time.Second)
+	if !log.has("<2>panic: fake forkExec panics") {
+		t.Errorf("panic not logged at Crit")
+	}
+	runIteration(t, p, 5*time.Second)
+	assertOrder(t, f.Calls(), []string{"kill -1 SIGTERM", "spawn /etc/boot", "spawn /etc/reboot"})
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	def := defaultConfig()
+	for _, tc := range []struct {
+		env  []string
+		want func(c *config)
+		bad  int
+	}{
+		{nil, func(c *config) {}, 0},
+		{[]string{"SLASHINIT_GRACE=2"}, func(c *config) { c.grace = 2 * time.Second }, 0},
+		{[]string{"SLASHINIT_GRACE=0"}, func(c *config) { c.grace = 0 }, 0},
+		{[]string{"SLASHINIT_GRACE=1.5"}, func(c *config) { c.grace = 1500 * time.Millisecond }, 0},
+		{[]string{"SLASHINIT_REBOOT_TIMEOUT=500ms"}, func(c *config) { c.rebootTimeout = 500 * time.Millisecond }, 0},
+		{[]string{"SLASHINIT_REBOOT_TIMEOUT=0"}, func(c *config) {}, 1},
+		{[]string{"SLASHINIT_BACKOFF_MAX=2m"}, func(c *config) { c.backoffMax = 2 * time.Minute }, 0},
+		{[]string{"SLASHINIT_BACKOFF_MAX=500ms"}, func(c *config) { c.backoffMax, c.backoffMin = 500*time.Millisecond, 500*time.Millisecond }, 0},
+		{[]string{"SLASHINIT_GRACE=soon"}, func(c *config) {}, 1},
+		{[]string{"SLASHINIT_GRACE=-1"}, func(c *config) {}, 1},
+		{[]string{"SLASHINIT_GRACE=1e99"}, func(c *config) {}, 1},
+		{[]string{"SLASHINIT_GRACE=NaN"}, func(c *config) {}, 1},
+		{[]string{"SLASHINIT_GRACE"}, func(c *config) {}, 0},
+		{[]string{"HOME=/", "TERM=linux", "SLASHINIT_GRACE=3", "SLASHINIT_GRACE=x"}, func(c *config) { c.grace = 3 * time.Second }, 1},
+	} {
+		want := def
+		tc.want(&want)
+		got, bad := configFromEnv(tc.env)
+		if got != want {
+			t.Errorf("%q: %+v, want %+v", tc.env, got, want)
+		}
+		if len(bad) != tc.bad {
+			t.Errorf("%q: messages %q, want %d", tc.env, bad, tc.bad)
+		}
+		for _, m := range bad {
+			if !strings.Contains(m, "ignoring SLASHINIT_") {
+				t.Errorf("message %q does not name the variable", m)
+			}
+		}
+	}
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"5", "0.5", "500ms", "2m", "-1", "NaN", "1e99", "", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err == nil && (d < 0 || d > maxDuration) {
+			t.Errorf("%q: %v out of range without an error", s, d)
+		}
+	})
+}

@@ -1,0 +1,840 @@
+package main
+
+// The namespace harness: the real init binary runs as PID 1 of a new PID
+// and mount namespace, chrooted into a fresh tmpfs mounted inside that
+// namespace. Why each step, since a mistake here reaches the host:
+//   - CLONE_NEWPID: reboot(2) there ends the namespace (RESTART: its init
+//     dies of SIGHUP; POWER_OFF, HALT: SIGINT; CAD_OFF, KEXEC: EINVAL), and
+//     kill(-1) reaches only the namespace's processes.
+//   - CLONE_NEWNS and MS_REC|MS_PRIVATE on / before anything is mounted: no
+//     mount or unmount of PID 1 propagates to the host.
+//   - a fresh tmpfs as the root, never a host directory: PID 1 remounts /
+//     and unmounts or remounts read-only what it sees, and a read-only
+//     remount applies to the file system (the superblock) for everyone.
+//   - /out, where the test scripts write, is a directory of a tmpfs that
+//     the test mounted for itself on the host side.
+//   - no /kernel in the root: the helper refuses to start if there is one.
+// Shared with the host all the same: devtmpfs (one instance for the whole
+// machine: PID 1 creates only what is missing there) and the global sysctl
+// kernel.printk_devkmsg, saved before and restored after each run.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/kmsg"
+)
+
+const nsHelperEnv = "SLASHINIT_TEST_NSHELPER"
+
+// nsSpec tells the helper what to build and run; it travels as JSON in the
+// helper's environment.
+type nsSpec struct {
+	Root    string            // the directory to mount the tmpfs on and chroot into
+	Out     string            // host directory to bind-mount as /out
+	Copy    map[string]string // path in root → host file to copy (mode kept)
+	Files   map[string]nsFile // path in root → content
+	Links   map[string]string // path in root → symlink target
+	Env     []string          // the environment of /init
+	AsChild bool              // run /init as PID 2 (the guard test) rather than exec it
+}
+
+type nsFile struct {
+	Content string
+	Mode    os.FileMode
+}
+
+// busyboxApplets are linked into the test root's /bin.
+var busyboxApplets = []string{
+	"sh", "cat", "ls", "sleep", "mount", "kill", "ps", "grep", "awk", "readlink", "stat", "touch",
+	"echo", "seq", "wc", "cut", "mv", "rm", "mkdir", "reboot", "poweroff", "halt", "true", "false", "test",
+}
+
+// nsHelper runs in the child, as PID 1 of the new namespaces: it prepares the
+// root and becomes /init. It never returns.
+func nsHelper(specJSON string) {
+	fail := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "nshelper: "+format+"\n", args...)
+		os.Exit(111)
+	}
+	var s nsSpec
+	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
+		fail("spec: %v", err)
+	}
+	if os.Getpid() != 1 {
+		fail("refusing: pid %d, not PID 1 of a new PID namespace", os.Getpid())
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fail("refusing: cannot make / private: %v", err)
+	}
+	if err := unix.Mount("slashinit-test", s.Root, "tmpfs", 0, "mode=0755,size=256m"); err != nil {
+		fail("mount tmpfs on %s: %v", s.Root, err)
+	}
+	for _, d := range []string{"bin", "etc", "out"} {
+		if err := os.MkdirAll(filepath.Join(s.Root, d), 0o755); err != nil {
+			fail("%v", err)
+		}
+	}
+	for dst, src := range s.Copy {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			fail("%v", err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Root, dst), b, 0o755); err != nil {
+			fail("%v", err)
+		}
+	}
+	for dst, f := range s.Files {
+		path := filepath.Join(s.Root, dst)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			fail("%v", err)
+		}
+		if err := os.WriteFile(path, []byte(f.Content), f.Mode); err != nil {
+			fail("%v", err)
+		}
+		if err := os.Chmod(path, f.Mode); err != nil {
+			fail("%v", err)
+		}
+	}
+	for dst, target := range s.Links {
+		if err := os.Symlink(target, filepath.Join(s.Root, dst)); err != nil {
+			fail("%v", err)
+		}
+	}
+	if s.Out != "" {
+		if err := unix.Mount(s.Out, filepath.Join(s.Root, "out"), "", unix.MS_BIND, ""); err != nil {
+			fail("bind %s on /out: %v", s.Out, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(s.Root, "kernel")); err == nil {
+		fail("refusing: the test root holds a /kernel")
+	}
+	if err := unix.Chdir(s.Root); err != nil {
+		fail("%v", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		fail("chroot %s: %v", s.Root, err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		fail("%v", err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		fail("refusing: / is not the fresh tmpfs (%v, type %#x)", err, st.Type)
+	}
+	if s.AsChild {
+		pid, err := syscall.ForkExec("/init", []string{"/init"}, &syscall.ProcAttr{Env: s.Env, Files: []uintptr{0, 1, 2}})
+		if err != nil {
+			fail("start /init: %v", err)
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+			fail("wait4: %v", err)
+		}
+		for _, p := range []string{"/proc", "/sys", "/dev", "/tmp", "/run"} {
+			if _, err := os.Lstat(p); err == nil {
+				fail("the refused /init created %s", p)
+			}
+		}
+		os.Exit(ws.ExitStatus())
+	}
+	err := syscall.Exec("/init", []string{"/init"}, s.Env)
+	fail("exec /init: %v", err)
+}
+
+// builtInit is the init binary, built once for the namespace tests.
+var builtInit struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func initBinary(t *testing.T) string {
+	t.Helper()
+	builtInit.once.Do(func() {
+		dir, err := os.MkdirTemp("", "slashinit-init-")
+		if err != nil {
+			builtInit.err = err
+			return
+		}
+		builtInit.dir = dir
+		builtInit.path = filepath.Join(dir, "init")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", builtInit.path, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			builtInit.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtInit.err != nil {
+		t.Fatal(builtInit.err)
+	}
+	return builtInit.path
+}
+
+func removeBuiltInit() {
+	if builtInit.dir != "" {
+		os.RemoveAll(builtInit.dir)
+	}
+}
+
+const busyboxPath = "/bin/busybox"
+
+// requireNS skips unless the namespace tests can run here.
+func requireNS(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("namespace tests need root (CLONE_NEWPID, CLONE_NEWNS, mount, chroot)")
+	}
+	if b, err := os.ReadFile(busyboxPath); err != nil || !bytes.Contains(b, []byte("BusyBox")) {
+		t.Skipf("%s from Debian's busybox-static is needed (apt-get install -y busybox-static): %v", busyboxPath, err)
+	}
+	if testing.Short() {
+		t.Skip("namespace tests skipped in -short mode")
+	}
+}
+
+// nsRun is one run of init in its namespaces.
+type nsRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    string // host path of /out
+	marker string
+	done   chan struct{}
+	state  *os.ProcessState
+	output bytes.Buffer // the helper's stdout and stderr until /init took them over
+	kmsg   *kmsg.Reader
+	mu     sync.Mutex
+	lines  []string // kmsg records seen so far
+}
+
+// nsOptions are what a test puts in the root besides busybox and /init.
+type nsOptions struct {
+	boot, reboot string            // scripts; "" leaves the file out
+	files        map[string]nsFile // more files
+	env          []string          // more environment for /init
+	asChild      bool
+}
+
+// script makes a shell script of body, with MARKER set to the run's marker.
+func script(body string) string {
+	return "#!/bin/sh\n" + body
+}
+
+func startNS(t *testing.T, o nsOptions) *nsRun {
+	t.Helper()
+	requireNS(t)
+	bin := initBinary(t)
+	dir := t.TempDir()
+
+	// /out: a tmpfs of the test's own, on the host side.
+	outfs := filepath.Join(dir, "outfs")
+	if err := os.Mkdir(outfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("slashinit-test-out", outfs, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=16m,mode=0755"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", outfs, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(outfs, unix.MNT_DETACH); err != nil {
+			t.Errorf("umount %s: %v", outfs, err)
+		}
+	})
+	out := filepath.Join(outfs, "out")
+	if err := os.Mkdir(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// kernel.printk_devkmsg is global: PID 1 sets it to "on"; put back
+	// exactly what was there.
+	const devkmsg = "/proc/sys/kernel/printk_devkmsg"
+	saved, err := os.ReadFile(devkmsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(devkmsg, saved, 0o644); err != nil {
+			t.Errorf("restore %s to %q: %v", devkmsg, saved, err)
+		}
+	})
+
+	marker := fmt.Sprintf("slashinit-test-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "-"))
+	spec := nsSpec{
+		Root:  root,
+		Out:   out,
+		Copy:  map[string]string{"init": bin, "bin/busybox": busyboxPath},
+		Files: map[string]nsFile{},
+		Links: map[string]string{},
+		Env: append([]string{"HOME=/", "TERM=linux", "MARKER=" + marker,
+			"SLASHINIT_GRACE=1", "SLASHINIT_BACKOFF_MAX=4"}, o.env...),
+		AsChild: o.asChild,
+	}
+	for _, a := range busyboxApplets {
+		spec.Links["bin/"+a] = "busybox"
+	}
+	if o.boot != "" {
+		spec.Files["etc/boot"] = nsFile{o.boot, 0o755}
+	}
+	if o.reboot != "" {
+		spec.Files["etc/reboot"] = nsFile{o.reboot, 0o755}
+	}
+	for k, v := range o.files {
+		spec.Files[k] = v
+	}
+	for k := range spec.Files {
+		if filepath.Clean("/"+k) == "/kernel" {
+			t.Fatalf("refusing: a /kernel in a test root")
+		}
+	}
+	js, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := &nsRun{t: t, out: out, marker: marker, done: make(chan struct{})}
+	r.kmsg, err = kmsg.OpenReader("/dev/kmsg", true)
+	if err != nil {
+		t.Fatalf("kmsg reader: %v", err)
+	}
+	t.Cleanup(func() { r.kmsg.Close() })
+
+	r.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	r.cmd.Env = []string{nsHelperEnv + "=" + string(js)}
+	r.cmd.Stdout = &r.output
+	r.cmd.Stderr = &r.output
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start the namespace: %v", err)
+	}
+	go func() {
+		r.cmd.Wait()
+		r.state = r.cmd.ProcessState
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		r.kill()
+		if t.Failed() {
+			t.Logf("helper output: %s", r.output.String())
+			r.readKmsg()
+			r.mu.Lock()
+			t.Logf("kmsg during the run:\n%s", strings.Join(r.lines, "\n"))
+			r.mu.Unlock()
+		}
+	})
+	return r
+}
+
+// kill ends the namespace: SIGKILL to its init, a specific pid.
+func (r *nsRun) kill() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.cmd.Process.Kill()
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		r.t.Errorf("namespace init %d survived SIGKILL for 10s", r.cmd.Process.Pid)
+	}
+}
+
+// signal sends sig to the namespace's PID 1 from the host.
+func (r *nsRun) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("signal %v to the namespace init: %v", sig, err)
+	}
+}
+
+// wait waits for the namespace to end, killing it after timeout.
+func (r *nsRun) wait(timeout time.Duration) syscall.WaitStatus {
+	r.t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(timeout):
+		r.kill()
+		r.t.Fatalf("namespace still running after %v: killed", timeout)
+	}
+	return r.state.Sys().(syscall.WaitStatus)
+}
+
+// alive reports whether the namespace still runs.
+func (r *nsRun) alive() bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitFile waits for /out/name, which scripts write to a temporary name and
+// rename, and returns its content.
+func (r *nsRun) waitFile(name string, timeout time.Duration) string {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := os.ReadFile(filepath.Join(r.out, name))
+		if err == nil {
+			return string(b)
+		}
+		if !r.alive() {
+			r.t.Fatalf("/out/%s: the namespace ended (%v) without writing it", name, r.state)
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("/out/%s not written after %v", name, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readKmsg collects the records written since the run started.
+func (r *nsRun) readKmsg() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		rec, err := r.kmsg.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			r.t.Logf("kmsg: %v", err)
+			continue
+		}
+		r.lines = append(r.lines, rec.Message)
+	}
+}
+
+// waitKmsg waits for a record containing each of subs, in that order, and
+// returns the index of the last one.
+func (r *nsRun) waitKmsg(timeout time.Duration, subs ...string) int {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r.readKmsg()
+		r.mu.Lock()
+		i, found := 0, -1
+		for j, line := range r.lines {
+			if i < len(subs) && strings.Contains(line, subs[i]) {
+				i++
+				found = j
+			}
+		}
+		r.mu.Unlock()
+		if i == len(subs) {
+			return found
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("kmsg: no record with %q (after %q) within %v", subs[i], subs[:i], timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kmsgCount counts the records that contain sub.
+func (r *nsRun) kmsgCount(sub string) int {
+	r.readKmsg()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, line := range r.lines {
+		if strings.Contains(line, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// endedBy fails unless the namespace's init died of sig.
+func endedBy(t *testing.T, ws syscall.WaitStatus, sig syscall.Signal) {
+	t.Helper()
+	if !ws.Signaled() || ws.Signal() != sig {
+		t.Errorf("namespace ended with %s, want killed by %s", describeStatus(ws), signalName(sig))
+	}
+}
+
+// TestNSGuard: not PID 1 (here PID 2 of a namespace), init prints one line,
+// exits 1 and does nothing else.
+func TestNSGuard(t *testing.T) {
+	r := startNS(t, nsOptions{asChild: true})
+	ws := r.wait(30 * time.Second)
+	if !ws.Exited() || ws.ExitStatus() != 1 {
+		t.Errorf("exit %s, want status 1\n%s", describeStatus(ws), r.output.String())
+	}
+	if got := r.output.String(); got != "init: must be started by the kernel as PID 1\n" {
+		t.Errorf("output %q", got)
+	}
+}
+
+// bootFacts is a /etc/boot that records what a child of PID 1 sees, then
+// stays up.
+const bootFacts = `
+echo "$MARKER boot stderr" >&2
+cat /proc/mounts > /out/mounts.tmp && mv /out/mounts.tmp /out/mounts
+ls -ld /tmp /run /dev/shm > /out/modes.tmp && mv /out/modes.tmp /out/modes
+ls -l /etc/mtab /dev/fd /dev/stdin /dev/stdout /dev/stderr > /out/links.tmp && mv /out/links.tmp /out/links
+for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done > /out/fds.tmp && mv /out/fds.tmp /out/fds
+for fd in 0 1 2; do readlink /proc/1/fd/$fd; done > /out/fds1.tmp && mv /out/fds1.tmp /out/fds1
+grep -E '^Sig(Ign|Blk)' /proc/self/status > /out/sigs.tmp && mv /out/sigs.tmp /out/sigs
+cat /proc/sys/kernel/printk_devkmsg > /out/devkmsg
+ls / > /out/rootls
+sleep 2
+cat /proc/1/status > /out/status1.tmp && mv /out/status1.tmp /out/status1
+cat /proc/1/smaps_rollup > /out/smaps1.tmp && mv /out/smaps1.tmp /out/smaps1
+ls /proc/1/task | wc -l > /out/threads1
+touch /out/done
+exec sleep 1000
+`
+
+// TestNSBoot: the file system, the descriptors and signal state of a child,
+// stderr reaching kmsg, and PID 1's memory while /etc/boot runs.
+func TestNSBoot(t *testing.T) {
+	r := startNS(t, nsOptions{boot: script(bootFacts)})
+	r.waitFile("done", 30*time.Second)
+
+	mounts := r.waitFile("mounts", time.Second)
+	for _, want := range []struct{ target, fstype, opts string }{
+		{"/", "tmpfs", "rw,nosuid"},
+		{"/proc", "proc", "rw,nosuid,nodev,noexec,relatime"},
+		{"/sys", "sysfs", "rw,nosuid,nodev,noexec,relatime"},
+		{"/sys/fs/cgroup", "cgroup2", "rw,nosuid,nodev,noexec,relatime"},
+		{"/dev", "devtmpfs", "rw,nosuid,noexec"},
+		{"/dev/pts", "devpts", "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=000"},
+	} {
+		if !hasMount(mounts, want.target, want.fstype, want.opts) {
+			t.Errorf("/proc/mounts has no %s %s with %s:\n%s", want.target, want.fstype, want.opts, mounts)
+		}
+	}
+
+	modes := r.waitFile("modes", time.Second)
+	for _, want := range []string{"drwxrwxrwt .* /tmp", "drwxr-xr-x .* /run", "drwxrwxrwt .* /dev/shm"} {
+		if !matchLine(modes, want) {
+			t.Errorf("modes: no line like %q:\n%s", want, modes)
+		}
+	}
+	links := r.waitFile("links", time.Second)
+	for _, want := range []string{"/etc/mtab -> /proc/mounts", "/dev/fd -> /proc/self/fd",
+		"/dev/stdin -> /proc/self/fd/0", "/dev/stdout -> /proc/self/fd/1", "/dev/stderr -> /proc/self/fd/2"} {
+		if !strings.Contains(links, want) {
+			t.Errorf("links: no %q:\n%s", want, links)
+		}
+	}
+	for _, f := range []string{"fds", "fds1"} {
+		if got := r.waitFile(f, time.Second); got != "/dev/null\n/dev/console\n/dev/kmsg\n" {
+			t.Errorf("%s: %q, want /dev/null, /dev/console, /dev/kmsg", f, got)
+		}
+	}
+	if got := r.waitFile("sigs", time.Second); got != "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" {
+		t.Errorf("a child's signal state:\n%s", got)
+	}
+	if got := r.waitFile("devkmsg", time.Second); got != "on\n" {
+		t.Errorf("printk_devkmsg %q, want on", got)
+	}
+	if got := r.waitFile("rootls", time.Second); strings.Contains(got, "init\n") {
+		t.Errorf("/init not unlinked: %q", got)
+	}
+	r.waitKmsg(5*time.Second, r.marker+" boot stderr")
+	r.waitKmsg(5*time.Second, "PID 1 up; mounted / /proc /sys /sys/fs/cgroup /dev /dev/pts")
+
+	status := r.waitFile("status1", time.Second)
+	smaps := r.waitFile("smaps1", time.Second)
+	threads := strings.TrimSpace(r.waitFile("threads1", time.Second))
+	rss, pss := field(status, "VmRSS:"), field(smaps, "Pss:")
+	t.Logf("PID 1 while /etc/boot runs: VmRSS %s, smaps_rollup Rss %s, Pss %s, Pss_Anon %s, Pss_File %s, VmHWM %s, threads %s",
+		rss, field(smaps, "Rss:"), pss, field(smaps, "Pss_Anon:"), field(smaps, "Pss_File:"), field(status, "VmHWM:"), threads)
+	if kb, err := strconv.Atoi(strings.Fields(field(smaps, "Rss:") + " x")[0]); err != nil || kb <= 0 {
+		t.Errorf("smaps_rollup Rss %q", field(smaps, "Rss:"))
+	}
+	if !r.alive() {
+		t.Fatalf("namespace ended: %v", r.state)
+	}
+}
+
+// hasMount looks for a /proc/mounts line of target and fstype whose options
+// start with opts (the kernel appends its own, such as size= or mode=; for
+// devtmpfs it also adds relatime, which the table does not ask for).
+func hasMount(mounts, target, fstype, opts string) bool {
+	for _, line := range strings.Split(mounts, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[1] != target || f[2] != fstype {
+			continue
+		}
+		have := map[string]bool{}
+		for _, o := range strings.Split(f[3], ",") {
+			have[o] = true
+		}
+		ok := true
+		for _, o := range strings.Split(opts, ",") {
+			ok = ok && have[o]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func matchLine(text, pattern string) bool {
+	parts := strings.SplitN(pattern, " .* ", 2)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, parts[0]) && strings.HasSuffix(line, parts[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// field returns the value after name in a "Name: value" file.
+func field(text, name string) string {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestNSReapsZombies: 50 orphans re-parented to PID 1 exit; none stays a
+// zombie.
+func TestNSReapsZombies(t *testing.T) {
+	r := startNS(t, nsOptions{boot: script(`
+sh -c 'for i in $(seq 50); do sleep 1 & done'
+sleep 0.5
+cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l > /out/orphans
+sleep 2
+cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z"' > /out/zombies.tmp
+mv /out/zombies.tmp /out/zombies
+exec sleep 1000
+`)})
+	if got := strings.TrimSpace(r.waitFile("orphans", 20*time.Second)); got != "50" {
+		t.Errorf("%s orphans of PID 1, want 50: the test would prove nothing", got)
+	}
+	if got := r.waitFile("zombies", 20*time.Second); got != "" {
+		t.Errorf("zombies left:\n%s", got)
+	}
+}
+
+// A /etc/boot that counts its runs and stays up; /etc/reboot that counts its.
+const (
+	countingBoot = `
+n=$(cat /out/boots 2>/dev/null || echo 0); echo $((n+1)) > /out/boots.tmp; mv /out/boots.tmp /out/boots
+echo "$MARKER boot $((n+1))" >&2
+exec sleep 1000
+`
+	countingReboot = `
+n=$(cat /out/reboots 2>/dev/null || echo 0); echo $((n+1)) > /out/reboots.tmp; mv /out/reboots.tmp /out/reboots
+`
+)
+
+// waitCount waits until the counter file /out/name reaches n.
+func (r *nsRun) waitCount(name string, n int, timeout time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(filepath.Join(r.out, name))
+		if got, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && got >= n {
+			return
+		}
+		if !r.alive() {
+			r.t.Fatalf("/out/%s: the namespace ended (%v) before %d", name, r.state, n)
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("/out/%s = %q, not %d after %v", name, b, n, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNSSignals: each signal to PID 1, from the host and from busybox inside.
+func TestNSSignals(t *testing.T) {
+	t.Run("TERM restarts userspace without /reboot", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot)})
+		r.waitCount("boots", 1, 20*time.Second)
+		r.signal(syscall.SIGTERM)
+		r.waitCount("reboots", 1, 10*time.Second)
+		r.waitCount("boots", 2, 10*time.Second)
+		r.waitKmsg(5*time.Second, "SIGTERM: reboot requested", "no /reboot and no /kernel: restarting userspace; touch /reboot")
+	})
+	t.Run("INT restarts userspace without /reboot", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot)})
+		r.waitCount("boots", 1, 20*time.Second)
+		r.signal(syscall.SIGINT)
+		r.waitCount("reboots", 1, 10*time.Second)
+		r.waitCount("boots", 2, 10*time.Second)
+	})
+	t.Run("TERM with /reboot ends with SIGHUP", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot),
+			files: map[string]nsFile{"reboot": {"", 0o644}}})
+		r.waitCount("boots", 1, 20*time.Second)
+		r.signal(syscall.SIGTERM)
+		endedBy(t, r.wait(20*time.Second), syscall.SIGHUP)
+		r.waitKmsg(5*time.Second, "/reboot exists: cold reboot", "sending SIGTERM to all processes", "syncing", "unmounting /out", "syncing", "rebooting")
+	})
+	t.Run("USR2 powers off", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot)})
+		r.waitCount("boots", 1, 20*time.Second)
+		r.signal(syscall.SIGUSR2)
+		endedBy(t, r.wait(20*time.Second), syscall.SIGINT)
+		r.waitKmsg(5*time.Second, "power-off requested: powering off", "powering off")
+		if got, _ := os.ReadFile(filepath.Join(r.out, "reboots")); strings.TrimSpace(string(got)) != "1" {
+			t.Errorf("/etc/reboot ran %q times, want 1", got)
+		}
+	})
+	t.Run("USR1 halts", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot)})
+		r.waitCount("boots", 1, 20*time.Second)
+		r.signal(syscall.SIGUSR1)
+		endedBy(t, r.wait(20*time.Second), syscall.SIGINT)
+		r.waitKmsg(5*time.Second, "halt requested: halting", "halting")
+	})
+	t.Run("HUP QUIT PIPE are dropped", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script(countingBoot), reboot: script(countingReboot)})
+		r.waitCount("boots", 1, 20*time.Second)
+		for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP} {
+			r.signal(s)
+		}
+		time.Sleep(time.Second)
+		if !r.alive() {
+			t.Fatalf("PID 1 died: %v", r.state)
+		}
+		if _, err := os.Stat(filepath.Join(r.out, "reboots")); err == nil {
+			t.Errorf("/etc/reboot ran after a dropped signal")
+		}
+	})
+	t.Run("busybox reboot with /reboot", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script("sleep 0.5\ntouch /reboot\nreboot\nexec sleep 1000\n"), reboot: script(countingReboot)})
+		endedBy(t, r.wait(30*time.Second), syscall.SIGHUP)
+		r.waitKmsg(5*time.Second, "SIGTERM: reboot requested", "/reboot exists: cold reboot")
+	})
+	t.Run("busybox poweroff", func(t *testing.T) {
+		r := startNS(t, nsOptions{boot: script("sleep 0.5\npoweroff\nexec sleep 1000\n"), reboot: script(countingReboot)})
+		endedBy(t, r.wait(30*time.Second), syscall.SIGINT)
+		r.waitKmsg(5*time.Second, "SIGUSR2: power-off requested", "powering off")
+	})
+}
+
+// attempts reads the uptime stamps a stage appended to /out/name.
+func (r *nsRun) attempts(name string) []float64 {
+	b, _ := os.ReadFile(filepath.Join(r.out, name))
+	var v []float64
+	for _, f := range strings.Fields(string(b)) {
+		x, err := strconv.ParseFloat(f, 64)
+		if err == nil {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+// TestNSBadBoot: a missing, a non-executable and a crashing /etc/boot: the
+// reason is logged, restarts are spaced 1, 2, 4 s, PID 1 stays alive.
+func TestNSBadBoot(t *testing.T) {
+	stamp := "cut -d' ' -f1 /proc/uptime >> /out/attempts\n"
+	for _, tc := range []struct {
+		name   string
+		boot   *nsFile
+		reason string
+	}{
+		{"missing", nil, "/etc/boot: not found (status 127)"},
+		{"not executable", &nsFile{"#!/bin/sh\nexit 0\n", 0o644}, "/etc/boot: not executable (chmod +x?)"},
+		{"crashing", &nsFile{"#!/bin/sh\nkill -SEGV $$\n", 0o755}, "/etc/boot (pid "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]nsFile{}
+			if tc.boot != nil {
+				files["etc/boot"] = *tc.boot
+			}
+			r := startNS(t, nsOptions{reboot: script(stamp), files: files})
+			deadline := time.Now().Add(20 * time.Second)
+			for len(r.attempts("attempts")) < 4 && time.Now().Before(deadline) && r.alive() {
+				time.Sleep(100 * time.Millisecond)
+			}
+			a := r.attempts("attempts")
+			if len(a) < 4 {
+				t.Fatalf("%d attempts in 20s: %v", len(a), a)
+			}
+			for i, want := range []float64{1, 2, 4} {
+				gap := a[i+1] - a[i]
+				if gap < want || gap > want+0.9 {
+					t.Errorf("gap %d: %.2fs, want %.0fs (attempts at %v)", i, gap, want, a)
+				}
+			}
+			r.waitKmsg(5*time.Second, tc.reason)
+			if tc.name == "crashing" {
+				r.waitKmsg(5*time.Second, "was killed by SIGSEGV (status 139)")
+			}
+			r.waitKmsg(5*time.Second, "starting it again in 1s", "starting it again in 2s", "starting it again in 4s")
+			if !r.alive() {
+				t.Fatalf("PID 1 died: %v", r.state)
+			}
+		})
+	}
+}
+
+// TestNSRebootTimeout: a /etc/reboot that ignores SIGTERM is killed after
+// SLASHINIT_REBOOT_TIMEOUT plus the grace period, and the loop goes on.
+func TestNSRebootTimeout(t *testing.T) {
+	r := startNS(t, nsOptions{
+		boot:   script(countingBoot),
+		reboot: script("trap '' TERM\necho started > /out/reboot\nwhile :; do sleep 1; done\n"),
+		env:    []string{"SLASHINIT_REBOOT_TIMEOUT=2"},
+	})
+	r.waitCount("boots", 1, 20*time.Second)
+	start := time.Now()
+	r.signal(syscall.SIGTERM)
+	r.waitFile("reboot", 10*time.Second)
+	r.waitCount("boots", 2, 20*time.Second)
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("/etc/boot again after %v, before timeout 2s + grace 1s", took)
+	}
+	r.waitKmsg(5*time.Second, "timed out after 2s: sending SIGTERM to /etc/reboot",
+		"/etc/reboot (pid", "still running 1s after SIGTERM: sending SIGKILL",
+		"/etc/reboot (pid")
+	r.waitKmsg(5*time.Second, "was killed by SIGKILL (status 137)")
+}
+
+// TestNSStderrLines: 200 stderr lines of a child all reach kmsg (PID 1 set
+// printk_devkmsg=on; the default rate limit would keep about 10).
+func TestNSStderrLines(t *testing.T) {
+	r := startNS(t, nsOptions{boot: script(`
+for i in $(seq 200); do echo "$MARKER line $i" >&2; done
+touch /out/done
+exec sleep 1000
+`)})
+	r.waitFile("done", 20*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		if n = r.kmsgCount(r.marker + " line "); n >= 200 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n != 200 {
+		t.Errorf("%d of 200 stderr lines in kmsg", n)
+	}
+}
