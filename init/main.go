@@ -118,7 +118,7 @@ func (p *pid1) setup(notes []string) {
 }
 
 // errContained is why kexec is off in a PID namespace.
-var errContained = errors.New("running in a PID namespace (reboot(CAD_OFF) is EINVAL there): kexec would load a kernel into the host, so it is off")
+var errContained = errors.New("running in a child PID namespace: kexec would load a kernel into the host, so the /kernel rule is off")
 
 // disableCtrlAltDel makes the kernel send SIGINT to PID 1 on Ctrl-Alt-Del
 // instead of rebooting at once. In a child PID namespace the call is
