@@ -199,3 +199,41 @@ func TestDevKmsgRecordLimit(t *testing.T) {
 	}
 	t.Errorf("the %d-byte record did not come back whole (%d bytes of text expected)", MaxRecord, len(want))
 }
+
+// A record the kernel cannot format whole for read(2) (990 bytes of UTF-8
+// become about 3900 once escaped, over the 2048-byte buffer of Linux 6.3+)
+// comes back Truncated, not as an error, and what arrives is a prefix of
+// what was written. The Writer never produces such records; a child writing
+// raw to its stderr can.
+func TestDevKmsgTruncatedRecord(t *testing.T) {
+	r := needDevKmsg(t)
+	fd, err := unix.Open(devKmsg, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", devKmsg, err)
+	}
+	defer unix.Close(fd)
+
+	m := marker(t)
+	text := "kmsgtest: " + m + " " + strings.Repeat("é", (MaxRecord-len(m)-16)/2)
+	if _, err := unix.Write(fd, []byte("<6>"+text+"\n")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	for _, rec := range readToEnd(t, r) {
+		if !strings.Contains(rec.Message, m) {
+			continue
+		}
+		if !strings.HasPrefix(text, rec.Message) {
+			t.Fatalf("record text is not a prefix of what was written: %q", rec.Message)
+		}
+		if rec.Truncated {
+			if len(rec.Message) < 400 {
+				t.Errorf("truncated record kept %d bytes, want the ~500 that fit in 2048 escaped", len(rec.Message))
+			}
+			t.Logf("kernel cut the %d-byte record to %d bytes for read(2)", len(text), len(rec.Message))
+		} else if rec.Message != text {
+			t.Errorf("record neither whole nor marked Truncated")
+		}
+		return
+	}
+	t.Fatal("record not found")
+}

@@ -15,7 +15,7 @@ import (
 // fakeKernel plays /dev/kmsg for the Writer: like devkmsg_write() in
 // kernel/printk/printk.c it refuses a write longer than limit with EINVAL,
 // takes a leading "<N>" as facility<<3|priority (facility 0 becomes
-// LOG_USER), and drops the trailing newline. Each accepted write is one
+// LOG_USER), ends the text at a NUL byte and drops the trailing newline. Each accepted write is one
 // record, kept both raw and in the format read(2) returns.
 type fakeKernel struct {
 	limit   int
@@ -54,6 +54,9 @@ func (k *fakeKernel) Write(b []byte) (int, error) {
 				line = line[end+1:]
 			}
 		}
+	}
+	if i := strings.IndexByte(line, 0); i >= 0 {
+		line = line[:i] // printk_emit(..., "%s", line)
 	}
 	k.recs = append(k.recs, Record{
 		Priority:  Priority(level),

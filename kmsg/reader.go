@@ -16,6 +16,13 @@ import (
 // Linux 6.3 and PRINTK_MESSAGE_MAX = 2048 since (kernel/printk/internal.h).
 const readBufSize = 8192
 
+// The sizes of the kernel's formatting buffer for read(2): a read of exactly
+// one of them filled the buffer, and the record was probably cut.
+const (
+	printkMessageMax = 2048 // PRINTK_MESSAGE_MAX, Linux 6.3 and later
+	consoleExtLogMax = 8192 // CONSOLE_EXT_LOG_MAX, before 6.3
+)
+
 // Reader reads records from an open /dev/kmsg file.
 type Reader struct {
 	f    *os.File
@@ -63,6 +70,10 @@ func OpenReader(path string, fromEnd bool) (*Reader, error) {
 // has and Next goes on from there. A record that does not parse is returned
 // as an error; the following call reads the record after it. On a file
 // opened without O_NONBLOCK, Next waits for the next record.
+//
+// Besides what ParseRecord detects, a record that filled the kernel's
+// formatting buffer (2048 bytes, 8192 before Linux 6.3) is marked Truncated:
+// the kernel may have cut it at an escape boundary, leaving no other trace.
 func (r *Reader) Next() (Record, error) {
 	for {
 		n, err := r.read(r.buf)
@@ -73,6 +84,9 @@ func (r *Reader) Next() (Record, error) {
 			rec, err := ParseRecord(r.buf[:n])
 			if err != nil {
 				return Record{}, fmt.Errorf("read %s: %w", r.name, err)
+			}
+			if n == printkMessageMax || n == consoleExtLogMax {
+				rec.Truncated = true
 			}
 			return rec, nil
 		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EPIPE):

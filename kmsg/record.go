@@ -19,8 +19,8 @@ type Record struct {
 	Message   string            // unescaped
 	Dict      map[string]string // continuation lines " KEY=value"
 
-	// Truncated reports a record that came without its final newline: the
-	// kernel cut it short formatting it for read(2) (see ParseRecord).
+	// Truncated reports a record the kernel cut short formatting it for
+	// read(2): see ParseRecord and Reader.Next.
 	Truncated bool
 }
 
@@ -38,12 +38,15 @@ type Record struct {
 // gives an error saying what is wrong.
 //
 // The kernel formats a record for read(2) in a buffer of 2048 bytes (8192
-// before Linux 6.3) and cuts there what does not fit, final newline and
-// dictionary included: a record of 1024 bytes with many escaped bytes
-// comes out that way. So a record without its final newline is parsed as
-// Truncated: its text ends where the first incomplete or broken escape
-// starts (the kernel may have cut one in the middle), and its last few bytes
-// may differ from what was written.
+// before Linux 6.3) and cuts what does not fit: a record of 1000 bytes that
+// are mostly not ASCII, four bytes each once escaped, comes out cut. The
+// cut (scnprintf() in msg_add_ext_text()) can fall inside an escape, and the
+// buffer's last byte then takes the next printable byte or the final
+// newline. ParseRecord marks Truncated, instead of failing, a record whose
+// text has no final newline or ends in an incomplete escape ("\x4\n"),
+// drops the incomplete escape, and in a record without its newline ends the
+// text at the first broken escape. The last bytes of a truncated text may
+// differ from what was written.
 func ParseRecord(b []byte) (Record, error) {
 	s := string(b)
 	header, rest, ok := strings.Cut(s, ";")
@@ -78,7 +81,10 @@ func ParseRecord(b []byte) (Record, error) {
 
 	text, dict, complete := strings.Cut(rest, "\n")
 	r.Truncated = !complete
-	if r.Message, err = unescape(text, r.Truncated); err != nil {
+	if i := partialEscape(text); complete && dict == "" && i >= 0 {
+		text, r.Truncated = text[:i], true
+	}
+	if r.Message, err = unescape(text, !complete); err != nil {
 		return Record{}, fmt.Errorf("kmsg: record %d text: %w", r.Seq, err)
 	}
 	for i := 1; dict != ""; i++ {
@@ -109,7 +115,7 @@ func ParseRecord(b []byte) (Record, error) {
 // ParseRecord reads, newline included, escaping what the kernel escapes
 // (and '=' in dictionary keys, which would otherwise end the key).
 // Dictionary lines come in key order. A Truncated record is written without
-// its final newline and dictionary, as the kernel gives it.
+// its final newline and dictionary, which ParseRecord reads as Truncated.
 func (r Record) String() string {
 	var b strings.Builder
 	pri := uint64(r.Facility)<<3 | uint64(r.Priority&7)
@@ -186,6 +192,25 @@ func unescape(s string, cut bool) (string, error) {
 		i += 3
 	}
 	return string(b), nil
+}
+
+// partialEscape returns where an escape cut short by the end of s starts
+// ("\\", "\\x" or "\\x" and one hex digit), or -1.
+func partialEscape(s string) int {
+	i := strings.LastIndexByte(s, '\\')
+	if i < 0 || len(s)-i > 3 {
+		return -1
+	}
+	tail := s[i+1:]
+	if len(tail) >= 1 && tail[0] != 'x' {
+		return -1
+	}
+	if len(tail) == 2 {
+		if _, ok := unhex(tail[1]); !ok {
+			return -1
+		}
+	}
+	return i
 }
 
 func unhex(c byte) (byte, bool) {

@@ -44,6 +44,14 @@ func TestParseRecord(t *testing.T) {
 			`6,1,2,-;ab\`,
 			Record{Priority: Info, Seq: 1, Timestamp: 2 * time.Microsecond, Flags: "-", Message: "ab", Truncated: true},
 		},
+		{ // cut inside an escape, the final newline in the buffer's last byte
+			`6,1,2,-;ab\xc3\xa9\xc` + "\n",
+			Record{Priority: Info, Seq: 1, Timestamp: 2 * time.Microsecond, Flags: "-", Message: "abé", Truncated: true},
+		},
+		{
+			`6,1,2,-;ab\x` + "\n",
+			Record{Priority: Info, Seq: 1, Timestamp: 2 * time.Microsecond, Flags: "-", Message: "ab", Truncated: true},
+		},
 		{ // scnprintf cut an escape and a printable byte followed
 			`6,1,2,-;ab\xcQ`,
 			Record{Priority: Info, Seq: 1, Timestamp: 2 * time.Microsecond, Flags: "-", Message: "ab", Truncated: true},
@@ -88,8 +96,8 @@ func TestParseRecordErrors(t *testing.T) {
 		{"6,18446744073709551616,2,-;x", "sequence field"},
 		{"6,1,2.5,-;x", "timestamp field"},
 		{"6,1,18446744073709551,-;x", "overflows"},
-		{`6,1,2,-;a\` + "\n", `bad escape "\\"`},
-		{`6,1,2,-;a\x4` + "\n", `bad escape "\\x4"`},
+		{`6,1,2,-;a\xbc\ b` + "\n", `byte 5: bad escape "\\ b"`},
+		{`6,1,2,-;a\x4 ` + "\n", `bad escape "\\x4 "`},
 		{`6,1,2,-;a\q41` + "\n", `bad escape "\\q41"`},
 		{`6,1,2,-;a\xg1` + "\n", `bad escape "\\xg1"`},
 		{"6,1,2,-;a\nK=v\n", "does not start with a space"},
@@ -97,6 +105,8 @@ func TestParseRecordErrors(t *testing.T) {
 		{"6,1,2,-;a\n novalue\n", "want KEY=value"},
 		{"6,1,2,-;a\n =v\n", "want KEY=value"},
 		{"6,1,2,-;a\n K=\\x\n", "value: byte 0: bad escape"},
+		{"6,1,2,-;a\\x\n K=v\n", `bad escape "\\x"`}, // a cut text has no dictionary after it
+		{"6,1,2,-;a\\qb\\x4\n", `bad escape "\\qb"`}, // only the last escape may be cut
 		{"6,1,2,-;a\n \\z=v\n", "key: byte 0: bad escape"},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,8 @@ const contSep = ":+ "
 // record, as readers get it, would outgrow the kernel's read buffer: text
 // with many bytes outside printable ASCII goes about 500 bytes a record.
 // With an empty tag the records read "<N>text\n" and "<N>+ text\n".
+// On /dev/kmsg a NUL byte, which would end the kernel's record there, is
+// written "^@".
 //
 // The lines of one message are written under one lock, so messages logged
 // from several goroutines never interleave their records.
@@ -205,6 +207,11 @@ func splitPrefix(line string, def Priority) (Priority, string) {
 // writeLine writes one line (no newline in it) as one or more records.
 // It is called with w.mu held.
 func (w *Writer) writeLine(p Priority, line string) error {
+	if w.kmsg {
+		// devkmsg_write() hands the buffer to printk_emit() as a "%s"
+		// argument, which ends the record at the first NUL byte.
+		line = strings.ReplaceAll(line, "\x00", "^@")
+	}
 	var first error
 	cont := false
 	for line != "" {

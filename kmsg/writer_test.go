@@ -29,6 +29,7 @@ func TestLogWritesOneRecordPerLine(t *testing.T) {
 		{"two lines", Warning, "a\nb", []string{"<4>t: a\n", "<4>t: b\n"}},
 		{"blank lines dropped", Notice, "a\n\n   \n\t\nb\n\n", []string{"<5>t: a\n", "<5>t: b\n"}},
 		{"CRLF", Debug, "a\r\nb\r\n", []string{"<7>t: a\n", "<7>t: b\n"}},
+		{"NUL shown", Info, "a\x00b", []string{"<6>t: a^@b\n"}},
 		{"indent kept", Crit, "panic:\n\tgoroutine 1", []string{"<2>t: panic:\n", "<2>t: \tgoroutine 1\n"}},
 		{"empty", Info, "", nil},
 		{"only newlines", Info, "\n\n", nil},
