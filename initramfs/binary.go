@@ -21,15 +21,17 @@ import (
 // owner 0:0. A static program adds just itself. A file that is not ELF, or a
 // library that cannot be found, is an error naming it.
 func (a *Archive) AddBinary(host, dest string) error {
-	return a.addBinary(os.DirFS("/"), "/", host, dest)
-}
-
-// addBinary resolves in fsys, whose root is the host directory root.
-func (a *Archive) addBinary(fsys fs.FS, root, host, dest string) error {
 	abs, err := filepath.Abs(host)
 	if err != nil {
 		return fmt.Errorf("add binary %s: %w", host, err)
 	}
+	return a.addBinary(os.DirFS("/"), "/", abs, dest)
+}
+
+// addBinary resolves the program at the absolute path abs of fsys, whose
+// root is the host directory root.
+func (a *Archive) addBinary(fsys fs.FS, root, abs, dest string) error {
+	host := abs
 	if dest == "" {
 		dest = filepath.ToSlash(abs)
 	}

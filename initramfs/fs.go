@@ -165,12 +165,12 @@ func (r *regFile) Close() error {
 	return nil
 }
 
+// specialFile is a device node, FIFO or socket: an image holds no contents
+// for them, so they read as empty.
 type specialFile struct{ info entryInfo }
 
 func (s *specialFile) Stat() (fs.FileInfo, error) { return s.info, nil }
-func (s *specialFile) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: s.info.e.Path, Err: errors.New("not a regular file")}
-}
+func (s *specialFile) Read([]byte) (int, error)   { return 0, io.EOF }
 func (s *specialFile) Close() error { return nil }
 
 type dirFile struct {

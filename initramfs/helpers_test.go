@@ -23,7 +23,9 @@ func makeTree(t testing.TB, dir string, mtime time.Time, reverse bool) {
 		func() { mustMkdir(t, filepath.Join(dir, "usr/lib"), 0o755) },
 		func() { mustMkdir(t, filepath.Join(dir, "srv"), 0o700) },
 		func() { mustWrite(t, filepath.Join(dir, "etc/hostname"), []byte("box\n"), 0o644) },
-		func() { mustWrite(t, filepath.Join(dir, "usr/lib/data.bin"), bytes.Repeat([]byte("slashinit data "), 5000), 0o600) },
+		func() {
+			mustWrite(t, filepath.Join(dir, "usr/lib/data.bin"), bytes.Repeat([]byte("slashinit data "), 5000), 0o600)
+		},
 		func() { mustWrite(t, filepath.Join(dir, "usr/lib/empty"), nil, 0o644) },
 		func() { mustWrite(t, filepath.Join(dir, "srv/run.sh"), []byte("#!/bin/sh\necho ok\n"), 0o4755) },
 		func() {

@@ -2,6 +2,8 @@ package initramfs
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +137,12 @@ func decompress(c Compression, data []byte) (out []byte, consumed int, err error
 		// bytes are never part of it; the decoder only accepts them in
 		// multiples of 4 (stream padding).
 		data = bytes.TrimRight(data, "\x00")
+		// The decoder returns what it decoded without an error when the
+		// input stops inside the index, so check the stream footer
+		// (its CRC32 over backward size and flags, then "YZ") first.
+		if !xzFooterOK(data) {
+			return nil, 0, errors.New("truncated: no valid stream footer at the end")
+		}
 	}
 	br := bytes.NewReader(data)
 	var r io.Reader
@@ -226,6 +234,16 @@ func zstdFrameLen(data []byte) (int, error) {
 		return 0, io.ErrUnexpectedEOF
 	}
 	return pos, nil
+}
+
+// xzFooterOK checks the 12-byte footer that ends an xz stream
+// (xz-file-format.txt, 2.1.2).
+func xzFooterOK(data []byte) bool {
+	if len(data) < 24 {
+		return false
+	}
+	f := data[len(data)-12:]
+	return f[10] == 'Y' && f[11] == 'Z' && crc32.ChecksumIEEE(f[4:10]) == binary.LittleEndian.Uint32(f[:4])
 }
 
 // lz4LegacyLen returns the length of the lz4 legacy stream at the start of
