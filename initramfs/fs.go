@@ -171,7 +171,7 @@ type specialFile struct{ info entryInfo }
 
 func (s *specialFile) Stat() (fs.FileInfo, error) { return s.info, nil }
 func (s *specialFile) Read([]byte) (int, error)   { return 0, io.EOF }
-func (s *specialFile) Close() error { return nil }
+func (s *specialFile) Close() error               { return nil }
 
 type dirFile struct {
 	fsys *archiveFS
