@@ -340,7 +340,7 @@ func startNS(t *testing.T, o nsOptions) *nsRun {
 	}()
 	t.Cleanup(func() {
 		r.kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("SLASHINIT_TEST_SHOWLOG") != "" {
 			t.Logf("helper output: %s", r.output.String())
 			r.readKmsg()
 			r.mu.Lock()
@@ -822,9 +822,8 @@ func TestNSRebootTimeout(t *testing.T) {
 		t.Errorf("/etc/boot again after %v, before timeout 2s + grace 1s", took)
 	}
 	r.waitKmsg(5*time.Second, "timed out after 2s: sending SIGTERM to /etc/reboot",
-		"/etc/reboot (pid", "still running 1s after SIGTERM: sending SIGKILL",
-		"/etc/reboot (pid")
-	r.waitKmsg(5*time.Second, "was killed by SIGKILL (status 137)")
+		"still running 1s after SIGTERM: sending SIGKILL to its process group",
+		"was killed by SIGKILL (status 137)", "started /etc/boot")
 }
 
 // TestNSStderrLines: 200 stderr lines of a child all reach kmsg (PID 1 set
