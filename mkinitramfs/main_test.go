@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slashinit/slashinit/initramfs"
+)
+
+// bin is the mkinitramfs binary built once for all tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mkinitramfs-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = filepath.Join(dir, "mkinitramfs")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// mk runs the binary with extra environment variables.
+func mk(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+		t.Errorf("mkinitramfs %s panicked:\n%s", strings.Join(args, " "), r.stderr)
+	}
+	return r
+}
+
+// staticProgram returns a static ELF program of this machine usable as
+// /init, or skips.
+func staticProgram(t *testing.T) string {
+	t.Helper()
+	const p = "/bin/busybox"
+	f, err := os.Open(p)
+	if err != nil {
+		t.Skipf("%s needed (Debian busybox-static): %v", p, err)
+	}
+	defer f.Close()
+	return p
+}
+
+// rootTree makes a small source directory.
+func rootTree(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "root")
+	for p, c := range map[string]string{"etc/hostname": "box\n", "etc/boot": "#!/bin/sh\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("busybox", filepath.Join(dir, "etc/sh")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func readImageFile(t *testing.T, p string) *initramfs.Archive {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := initramfs.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestBuildLsCheck(t *testing.T) {
+	init := staticProgram(t)
+	root := rootTree(t)
+	out := filepath.Join(t.TempDir(), "initrd.img")
+	// Flags may follow the source.
+	r := mk(t, nil, "build", root, "-o", out, "-init", init, "-compress", "zstd", "-level", "19")
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	a := readImageFile(t, out)
+	if e, ok := a.Get("/init"); !ok || e.Mode != 0o755 {
+		t.Errorf("/init = %v", e)
+	}
+	ls := mk(t, nil, "ls", out)
+	if ls.code != 0 {
+		t.Fatalf("ls: exit %d\n%s", ls.code, ls.stderr)
+	}
+	for _, want := range []string{
+		"crw------- 0/0    5,   1 /dev/console\n",
+		"crw-rw-rw- 0/0    1,   3 /dev/null\n",
+		"drwxrwxrwt 0/0         0 /tmp\n",
+		"-rwxr-xr-x 0/0        10 /etc/boot\n",
+		"lrwxrwxrwx 0/0         7 /etc/sh -> busybox\n",
+	} {
+		if !strings.Contains(ls.stdout, want) {
+			t.Errorf("ls output lacks %q:\n%s", want, ls.stdout)
+		}
+	}
+	if c := mk(t, nil, "check", out); c.code != 0 || !strings.Contains(c.stdout, "ok") {
+		t.Errorf("check: exit %d\n%s%s", c.code, c.stdout, c.stderr)
+	}
+}
+
+func TestBuildReproducibleAndStdout(t *testing.T) {
+	init := staticProgram(t)
+	root := rootTree(t)
+	env := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	var sums []string
+	for i := 0; i < 2; i++ {
+		out := filepath.Join(t.TempDir(), "img")
+		if r := mk(t, env, "build", "-o", out, "-init", init, root); r.code != 0 {
+			t.Fatalf("build: %s", r.stderr)
+		}
+		b, _ := os.ReadFile(out)
+		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(b)))
+	}
+	r := mk(t, env, "build", "-o", "-", "-init", init, root)
+	if r.code != 0 {
+		t.Fatalf("build -o -: %s", r.stderr)
+	}
+	sums = append(sums, fmt.Sprintf("%x", sha256.Sum256([]byte(r.stdout))))
+	if sums[0] != sums[1] || sums[1] != sums[2] {
+		t.Errorf("builds differ: %q", sums)
+	}
+	if r := mk(t, []string{"SOURCE_DATE_EPOCH=yesterday"}, "build", "-o", "-", "-init", init, root); r.code != 1 || !strings.Contains(r.stderr, "SOURCE_DATE_EPOCH") {
+		t.Errorf("bad SOURCE_DATE_EPOCH: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"build"},
+		{"build", "-o"},
+		{"build", "-o", "x", "-nope"},
+		{"build", "-o", "x", "-compress", "bzip2"},
+		{"build", "-o", "x", "-compress", "gzip", "-level", "10"},
+		{"build", "-o", "x", "-compress", "none", "-level", "1"},
+		{"build", "-o", "x", "-level", "many"},
+		{"ls"},
+		{"ls", "a", "b"},
+		{"check", "-x"},
+	} {
+		r := mk(t, nil, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "usage:") {
+			t.Errorf("mkinitramfs %q: exit %d, want 2 with usage\n%s", args, r.code, r.stderr)
+		}
+	}
+	if r := mk(t, nil, "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage:") {
+		t.Errorf("-h: exit %d", r.code)
+	}
+}
+
+// TestFailures: each bad input exits 1 with one line naming the file and
+// the reason, and leaves no output or temporary file behind.
+func TestFailures(t *testing.T) {
+	init := staticProgram(t)
+	dir := t.TempDir()
+	root := rootTree(t)
+	list := filepath.Join(dir, "list.txt")
+	os.WriteFile(list, []byte("dir /a 755 0 0\nnod /dev/x 600 0 0 q 1 1\n"), 0o644)
+	script := filepath.Join(dir, "script")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755)
+	garbage := filepath.Join(dir, "garbage.img")
+	os.WriteFile(garbage, []byte("070701 this is not a cpio archive at all"), 0o644)
+	good := filepath.Join(dir, "good.img")
+	if r := mk(t, nil, "build", "-o", good, "-init", init, root); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	img, _ := os.ReadFile(good)
+	truncated := filepath.Join(dir, "truncated.img")
+	os.WriteFile(truncated, img[:len(img)/2], 0o644)
+
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "out.img")
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing source", []string{"build", "-o", out, "-init", init, filepath.Join(dir, "nope")}, []string{filepath.Join(dir, "nope"), "no such file"}},
+		{"bad list line", []string{"build", "-o", out, "-init", init, list}, []string{list + ":2:", `device type "q"`}},
+		{"missing init", []string{"build", "-o", out, "-init", filepath.Join(dir, "noinit"), root}, []string{"-init", filepath.Join(dir, "noinit")}},
+		{"bin not ELF", []string{"build", "-o", out, "-init", init, "-bin", script, root}, []string{script, "not an ELF program"}},
+		{"bin missing", []string{"build", "-o", out, "-init", init, "-bin", "/no/such/prog"}, []string{"/no/such/prog"}},
+		{"ls missing", []string{"ls", filepath.Join(dir, "nope.img")}, []string{filepath.Join(dir, "nope.img")}},
+		{"ls garbage", []string{"ls", garbage}, []string{garbage, "offset 0"}},
+		{"ls truncated", []string{"ls", truncated}, []string{truncated, "gzip stream"}},
+		{"check truncated", []string{"check", truncated}, []string{truncated}},
+		{"ls directory", []string{"ls", dir}, []string{dir}},
+	}
+	for _, tt := range tests {
+		r := mk(t, nil, tt.args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 1 || len(lines) != 1 {
+			t.Errorf("%s: exit %d, want 1 with one line:\n%s", tt.name, r.code, r.stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: error %q lacks %q", tt.name, r.stderr, w)
+			}
+		}
+		if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+			t.Errorf("%s: left %v behind", tt.name, ents)
+		}
+	}
+}
+
+// TestCheckBlocksBuild: an image that cannot boot is not written unless
+// -force, and check then says why.
+func TestCheckBlocksBuild(t *testing.T) {
+	root := rootTree(t)
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "img")
+	if err := os.WriteFile(out, []byte("previous"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mk(t, nil, "build", "-o", out, root)
+	if r.code != 1 || !strings.Contains(r.stderr, "/init: missing") || !strings.Contains(r.stderr, "-force") {
+		t.Errorf("build without /init: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "previous" {
+		t.Errorf("output replaced by a broken image")
+	}
+	if r := mk(t, nil, "build", "-force", "-o", out, root); r.code != 0 {
+		t.Fatalf("-force: exit %d\n%s", r.code, r.stderr)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
+		t.Errorf("files in the output directory: %v", ents)
+	}
+	c := mk(t, nil, "check", out)
+	if c.code != 1 || !strings.Contains(c.stdout, out+": error: /init: missing") {
+		t.Errorf("check: exit %d\n%s", c.code, c.stdout)
+	}
+}
+
+// TestBin installs a dynamic host program with its libraries.
+func TestBin(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("/bin/sh needed")
+	}
+	out := filepath.Join(t.TempDir(), "img")
+	script := filepath.Join(t.TempDir(), "init")
+	os.WriteFile(script, []byte("#!/bin/dash\necho hi\n"), 0o755)
+	r := mk(t, nil, "build", "-o", out, "-init", script, "-bin", "/bin/sh:/bin/dash", "-compress", "none")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if c := mk(t, nil, "check", out); c.code != 0 {
+		t.Errorf("check: %s", c.stdout)
+	}
+	ls := mk(t, nil, "ls", out).stdout
+	if !strings.Contains(ls, " /bin/dash\n") || !strings.Contains(ls, "libc.so.6\n") {
+		t.Errorf("ls lacks /bin/dash or libc.so.6:\n%s", ls)
+	}
+}
