@@ -85,7 +85,7 @@ func enableDevkmsg(root string) (string, error) {
 		}
 	}
 	path := filepath.Join(root, "/proc/sys/kernel/printk_devkmsg")
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0) // as a shell's > does
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", path, err)
 	}

@@ -52,6 +52,9 @@ type nsSpec struct {
 	Links   map[string]string // path in root → symlink target
 	Env     []string          // the environment of /init
 	AsChild bool              // run /init as PID 2 (the guard test) rather than exec it
+	// CloseFDs closes fds 0-2 before the exec, as when the kernel finds no
+	// /dev/console; DevNull then puts a /dev/null node in the root.
+	CloseFDs, DevNull bool
 }
 
 type nsFile struct {
@@ -153,6 +156,19 @@ func nsHelper(specJSON string) {
 		}
 		os.Exit(ws.ExitStatus())
 	}
+	if s.DevNull {
+		if err := os.Mkdir("/dev", 0o755); err != nil {
+			fail("%v", err)
+		}
+		if err := unix.Mknod("/dev/null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			fail("mknod /dev/null: %v", err)
+		}
+	}
+	if s.CloseFDs {
+		for fd := 0; fd < 3; fd++ {
+			unix.Close(fd)
+		}
+	}
 	err := syscall.Exec("/init", []string{"/init"}, s.Env)
 	fail("exec /init: %v", err)
 }
@@ -234,6 +250,8 @@ type nsOptions struct {
 	files        map[string]nsFile // more files
 	env          []string          // more environment for /init
 	asChild      bool
+	closeFDs     bool
+	devNull      bool
 }
 
 // script makes a shell script of body, with MARKER set to the run's marker.
@@ -291,7 +309,9 @@ func startNS(t *testing.T, o nsOptions) *nsRun {
 		Links: map[string]string{},
 		Env: append([]string{"HOME=/", "TERM=linux", "MARKER=" + marker,
 			"SLASHINIT_GRACE=1", "SLASHINIT_BACKOFF_MAX=4"}, o.env...),
-		AsChild: o.asChild,
+		AsChild:  o.asChild,
+		CloseFDs: o.closeFDs,
+		DevNull:  o.devNull,
 	}
 	for _, a := range busyboxApplets {
 		spec.Links["bin/"+a] = "busybox"
@@ -846,4 +866,32 @@ exec sleep 1000
 	if n != 200 {
 		t.Errorf("%d of 200 stderr lines in kmsg", n)
 	}
+}
+
+// TestNSClosedStdFds: a kernel that finds no /dev/console starts PID 1 with
+// fds 0-2 closed. The Go runtime then opens /dev/null for them before main
+// runs, and exits with status 2 when it cannot: the image must hold a
+// /dev/null node (besides /dev/console). With one, init boots and its
+// children get the usual descriptors.
+func TestNSClosedStdFds(t *testing.T) {
+	t.Run("with /dev/null", func(t *testing.T) {
+		r := startNS(t, nsOptions{closeFDs: true, devNull: true, boot: script(`
+f0=$(readlink /proc/$$/fd/0); f1=$(readlink /proc/$$/fd/1); f2=$(readlink /proc/$$/fd/2)
+printf '%s\n' "$f0" "$f1" "$f2" > /out/fds.tmp && mv /out/fds.tmp /out/fds
+exec sleep 1000
+`)})
+		if got := r.waitFile("fds", 20*time.Second); got != "/dev/null\n/dev/console\n/dev/kmsg\n" {
+			t.Errorf("fds %q", got)
+		}
+	})
+	t.Run("without /dev/null", func(t *testing.T) {
+		r := startNS(t, nsOptions{closeFDs: true, boot: script("touch /out/booted\nexec sleep 1000\n")})
+		ws := r.wait(20 * time.Second)
+		if !ws.Exited() || ws.ExitStatus() != 2 {
+			t.Errorf("ended with %s; the Go runtime's checkfds exits with status 2", describeStatus(ws))
+		}
+		if _, err := os.Stat(filepath.Join(r.out, "booted")); err == nil {
+			t.Errorf("/etc/boot ran: the runtime did start after all")
+		}
+	})
 }

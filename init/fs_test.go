@@ -1,0 +1,110 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestMakeFiles: links and directories are created with exact modes in
+// spite of the umask; what exists is left exactly as it was.
+func TestMakeFiles(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	root := t.TempDir()
+	for _, d := range []string{"dev", "run"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Already there: a directory at /dev/stdout, a link /dev/fd elsewhere.
+	if err := os.Mkdir(filepath.Join(root, "dev/stdout"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/elsewhere", filepath.Join(root, "dev/fd")); err != nil {
+		t.Fatal(err)
+	}
+	if errs := makeFiles(root); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	for path, want := range map[string]string{
+		"etc/mtab":   "/proc/mounts",
+		"dev/fd":     "/elsewhere",
+		"dev/stdin":  "/proc/self/fd/0",
+		"dev/stderr": "/proc/self/fd/2",
+	} {
+		if got, err := os.Readlink(filepath.Join(root, path)); err != nil || got != want {
+			t.Errorf("%s -> %q (%v), want %q", path, got, err, want)
+		}
+	}
+	for path, want := range map[string]os.FileMode{
+		"tmp":        os.ModeDir | os.ModeSticky | 0o777,
+		"dev/shm":    os.ModeDir | os.ModeSticky | 0o777,
+		"run":        os.ModeDir | 0o700, // existed: untouched
+		"dev/stdout": os.ModeDir | 0o700,
+		"etc":        os.ModeDir | 0o755,
+	} {
+		st, err := os.Lstat(filepath.Join(root, path))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if st.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, st.Mode(), want)
+		}
+	}
+	// A second run finds everything in place and changes nothing.
+	if errs := makeFiles(root); len(errs) != 0 {
+		t.Errorf("second run: %v", errs)
+	}
+}
+
+func TestEnableDevkmsg(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline string
+		want    string // content of printk_devkmsg afterwards
+	}{
+		{"console=ttyS0 quiet\n", "on\n"},
+		{"console=ttyS0 printk.devkmsg=ratelimit quiet\n", "ratelimit\n"},
+		{"console=ttyS0 -- printk.devkmsg=off\n", "on\n"}, // after --: init's arguments
+	} {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "proc/sys/kernel"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte(tc.cmdline), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sysctl := filepath.Join(root, "proc/sys/kernel/printk_devkmsg")
+		if err := os.WriteFile(sysctl, []byte("ratelimit\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := enableDevkmsg(root)
+		if err != nil {
+			t.Errorf("%q: %v", tc.cmdline, err)
+		}
+		if got, _ := os.ReadFile(sysctl); string(got) != tc.want {
+			t.Errorf("%q: printk_devkmsg %q, want %q (%s)", tc.cmdline, got, tc.want, msg)
+		}
+	}
+	if _, err := enableDevkmsg(t.TempDir()); err == nil {
+		t.Errorf("no /proc: no error")
+	}
+}
+
+func TestUnlinkInit(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "init"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unlinkInit(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "init")); !os.IsNotExist(err) {
+		t.Errorf("/init still there: %v", err)
+	}
+	if err := unlinkInit(root); err != nil {
+		t.Errorf("second unlink: %v", err)
+	}
+}
