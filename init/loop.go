@@ -71,7 +71,7 @@ func (p *pid1) iteration() {
 func (p *pid1) boot() stageResult {
 	if p.request != noRequest {
 		p.logf(kmsg.Notice, "not starting %s: a %s is pending", bootPath, p.request)
-		return stageResult{path: bootPath, skipped: true, requested: true}
+		return stageResult{path: bootPath, requested: true}
 	}
 	return p.runStage(filepath.Join(p.root, bootPath), 0, true)
 }

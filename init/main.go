@@ -39,17 +39,30 @@ func main() {
 	cfg, notes := configFromEnv(os.Environ())
 	p := &pid1{
 		sys:     realSystem(),
+		log:     kmsg.Fallback(os.Stdout, "init"), // until /dev/kmsg is open
 		cfg:     cfg,
 		backoff: newBackoff(cfg),
 		root:    "/",
 		chld:    chld,
 		sigs:    sigs,
 	}
-	p.setup(notes)
+	func() {
+		// A panic in the boot sequence must not end PID 1 either: what is
+		// not set up by then stays undone, and the loop runs all the same.
+		defer func() {
+			if r := recover(); r != nil {
+				p.logf(kmsg.Crit, "panic during setup: %v\n%s", r, firstLines(debug.Stack(), 16))
+			}
+		}()
+		p.setup(notes)
+	}()
 	p.run()
 }
 
-// gcPercent trades a little CPU, rare in PID 1, for a smaller heap.
+// gcPercent bounds how far the heap grows between collections: the
+// runtime's smallest heap goal is 4 MB × GOGC/100, so 1 MB here instead of
+// 4 MB, at the cost of a few more collections, which PID 1, mostly asleep,
+// hardly notices.
 const gcPercent = 25
 
 // setup is the boot sequence up to the loop. Nothing can be logged until

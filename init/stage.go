@@ -24,7 +24,6 @@ type stageResult struct {
 	// requested: it was stopped, or not started, because of a request, so a
 	// short run is not a failure.
 	requested bool
-	skipped   bool
 }
 
 // runStage starts path and waits until it ends, reaping every other child
