@@ -100,10 +100,10 @@ func enableDevkmsg(root string) (string, error) {
 }
 
 // unlinkInit removes /init, as the reference C init does "to give its RAM
-// back". The pages of an initramfs file are freed only with its inode, and
-// PID 1 maps its own binary for as long as it runs, so the memory comes
-// back only once nothing maps it (after a kexec it is gone anyway); what the
-// unlink does at once is keep anyone from running /init again.
+// back". The pages of an initramfs file go only with its inode, and PID 1
+// maps its own binary for as long as it runs, so this frees nothing while
+// PID 1 lives (the whole binary stays resident: see the README's memory
+// figures); what it does is keep /init from being run again by mistake.
 func unlinkInit(root string) error {
 	err := os.Remove(filepath.Join(root, "/init"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
