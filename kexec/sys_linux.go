@@ -1,11 +1,9 @@
 package kexec
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
-	urootkexec "github.com/u-root/u-root/pkg/boot/kexec"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,28 +13,22 @@ func realSyscalls() syscalls {
 	return guarded(syscalls{load: fileLoad, unload: fileUnload, reboot: unix.Reboot})
 }
 
-// fileLoad calls u-root's FileLoad, which derives the flags from initrd
-// itself (KEXEC_FILE_NO_INITRAMFS when it is nil, nothing else): refuse flags
-// it would not pass rather than drop them silently.
+// fileLoad is kexec_file_load(2), the same call as u-root's
+// pkg/boot/kexec FileLoad (which the design first named). We make it
+// ourselves: importing u-root's package links its watchdog client, net,
+// lz4 and flag into PID 1, measured at +283 kB of binary and +436 kB of
+// PID 1's RSS for one system call. The kernel ignores initrdFd when
+// KEXEC_FILE_NO_INITRAMFS is set.
 func fileLoad(kernel, initrd *os.File, cmdline string, flags int) error {
-	if want := uRootFlags(initrd); flags != want {
-		return fmt.Errorf("flags %#x, but u-root's FileLoad passes %#x: %w", flags, want, unix.EINVAL)
+	if (initrd == nil) != (flags&kexecFileNoInitramfs != 0) {
+		return fmt.Errorf("initrd %v with flags %#x: KEXEC_FILE_NO_INITRAMFS must be set exactly when there is no initrd: %w",
+			initrd != nil, flags, unix.EINVAL)
 	}
-	err := urootkexec.FileLoad(kernel, initrd, cmdline)
-	// u-root's message repeats the whole command line; the caller's wrapping
-	// names the files instead, so keep just the errno.
-	if errno := unix.Errno(0); errors.As(err, &errno) {
-		return errno
+	initrdFd := -1
+	if initrd != nil {
+		initrdFd = int(initrd.Fd())
 	}
-	return err
-}
-
-// uRootFlags are the flags u-root's FileLoad passes for initrd.
-func uRootFlags(initrd *os.File) int {
-	if initrd == nil {
-		return kexecFileNoInitramfs
-	}
-	return 0
+	return unix.KexecFileLoad(int(kernel.Fd()), initrdFd, cmdline, flags)
 }
 
 func fileUnload() error {
