@@ -3,7 +3,6 @@ package kmsg_test
 import (
 	"fmt"
 	"log"
-	"log/slog"
 	"os"
 
 	"github.com/slashinit/slashinit/kmsg"
@@ -27,16 +26,6 @@ func Example() {
 	// init: mounted /proc
 	// init: mounted /sys
 	// init: a child's error
-}
-
-func ExampleNewHandler() {
-	w := kmsg.Fallback(os.Stdout, "init")
-	logger := slog.New(kmsg.NewHandler(w, nil))
-	logger.Info("stage ended", "stage", "/etc/boot", "status", "exit 127", "ran", "1.2s")
-	logger.WithGroup("mount").Error("failed", "target", "/sys/fs/cgroup", "err", "no such device")
-	// Output:
-	// init: stage ended stage=/etc/boot status="exit 127" ran=1.2s
-	// init: failed mount.target=/sys/fs/cgroup mount.err="no such device"
 }
 
 func ExampleWriter_Write() {

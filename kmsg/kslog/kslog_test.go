@@ -1,4 +1,4 @@
-package kmsg
+package kslog
 
 import (
 	"context"
@@ -6,29 +6,77 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/slogtest"
 	"time"
+
+	"github.com/slashinit/slashinit/kmsg"
 )
+
+// recorder stands in for /dev/kmsg under a kmsg.Writer made by kmsg.New:
+// it keeps every write(2), each of which the kernel would make one record.
+type recorder struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, string(b))
+	return len(b), nil
+}
+
+// record is one write read back the way the kernel stores it: the priority
+// of its "<N>" prefix and the text without prefix and newline.
+type record struct {
+	Priority kmsg.Priority
+	Message  string
+}
+
+// records parses every write as "<N>text\n", failing the test on a write
+// that does not look like that, as a kmsg.Writer must never produce one.
+func (r *recorder) records(t testing.TB) []record {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []record
+	for _, w := range r.writes {
+		rest, ok := strings.CutPrefix(w, "<")
+		n, text, ok2 := strings.Cut(rest, ">")
+		p, err := strconv.Atoi(n)
+		if !ok || !ok2 || err != nil || p < int(kmsg.Emerg) || p > int(kmsg.Debug) || !strings.HasSuffix(text, "\n") {
+			t.Fatalf("write %q is not \"<N>text\\n\" with N in 0..7", w)
+		}
+		out = append(out, record{Priority: kmsg.Priority(p), Message: strings.TrimSuffix(text, "\n")})
+	}
+	return out
+}
+
+// failWriter fails every write with err.
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
 
 func TestLevelPriority(t *testing.T) {
 	tests := []struct {
 		l    slog.Level
-		want Priority
+		want kmsg.Priority
 	}{
-		{slog.LevelDebug - 4, Debug},
-		{slog.LevelDebug, Debug},
-		{slog.LevelInfo - 1, Debug},
-		{slog.LevelInfo, Info},
-		{slog.LevelInfo + 1, Info},
-		{LevelNotice, Notice},
-		{slog.LevelWarn, Warning},
-		{slog.LevelError, Err},
-		{slog.LevelError + 2, Err},
-		{LevelCrit, Crit},
-		{LevelAlert, Alert},
-		{LevelEmerg, Emerg},
-		{LevelEmerg + 100, Emerg},
+		{slog.LevelDebug - 4, kmsg.Debug},
+		{slog.LevelDebug, kmsg.Debug},
+		{slog.LevelInfo - 1, kmsg.Debug},
+		{slog.LevelInfo, kmsg.Info},
+		{slog.LevelInfo + 1, kmsg.Info},
+		{LevelNotice, kmsg.Notice},
+		{slog.LevelWarn, kmsg.Warning},
+		{slog.LevelError, kmsg.Err},
+		{slog.LevelError + 2, kmsg.Err},
+		{LevelCrit, kmsg.Crit},
+		{LevelAlert, kmsg.Alert},
+		{LevelEmerg, kmsg.Emerg},
+		{LevelEmerg + 100, kmsg.Emerg},
 	}
 	for _, tt := range tests {
 		if got := LevelPriority(tt.l); got != tt.want {
@@ -38,8 +86,8 @@ func TestLevelPriority(t *testing.T) {
 }
 
 func TestHandlerFormat(t *testing.T) {
-	k := newFakeKernel(MaxRecord)
-	log := slog.New(NewHandler(New(k, "init"), nil))
+	k := &recorder{}
+	log := slog.New(NewHandler(kmsg.New(k, "init"), nil))
 	ctx := context.Background()
 
 	log.Info("mounted", "path", "/proc", "opts", "a b", "n", 3, "empty", "", "q", `say "hi"`, "eq", "a=b", "err", errors.New("no such file"))
@@ -67,10 +115,10 @@ func TestHandlerFormat(t *testing.T) {
 }
 
 func TestHandlerOptions(t *testing.T) {
-	k := newFakeKernel(MaxRecord)
+	k := &recorder{}
 	var lv slog.LevelVar
 	lv.Set(slog.LevelDebug)
-	log := slog.New(NewHandler(New(k, "t"), &slog.HandlerOptions{
+	log := slog.New(NewHandler(kmsg.New(k, "t"), &slog.HandlerOptions{
 		Level: &lv,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == "secret" {
@@ -92,16 +140,16 @@ func TestHandlerOptions(t *testing.T) {
 		t.Errorf("writes %q, want %q", got, want)
 	}
 
-	k = newFakeKernel(MaxRecord)
-	slog.New(NewHandler(New(k, "t"), &slog.HandlerOptions{AddSource: true})).Info("here")
-	if len(k.writes) != 1 || !strings.Contains(k.writes[0], "source=") || !strings.Contains(k.writes[0], "handler_test.go:") {
-		t.Errorf("AddSource: writes %q, want a source=...handler_test.go:N attribute", k.writes)
+	k = &recorder{}
+	slog.New(NewHandler(kmsg.New(k, "t"), &slog.HandlerOptions{AddSource: true})).Info("here")
+	if len(k.writes) != 1 || !strings.Contains(k.writes[0], "source=") || !strings.Contains(k.writes[0], "kslog_test.go:") {
+		t.Errorf("AddSource: writes %q, want a source=...kslog_test.go:N attribute", k.writes)
 	}
 }
 
 func TestHandlerWriteError(t *testing.T) {
 	boom := errors.New("boom")
-	h := NewHandler(New(&failWriter{err: boom}, "t"), nil)
+	h := NewHandler(kmsg.New(failWriter{err: boom}, "t"), nil)
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "x", 0)
 	if err := h.Handle(context.Background(), r); !errors.Is(err, boom) {
 		t.Errorf("Handle = %v, want it to wrap %v", err, boom)
@@ -112,11 +160,11 @@ func TestHandlerWriteError(t *testing.T) {
 // Resolve). The handler leaves the time to the kernel's timestamp, so the
 // only complaints allowed are about a missing "time" key.
 func TestHandlerConformance(t *testing.T) {
-	k := newFakeKernel(MaxRecord)
-	h := NewHandler(New(k, "t"), &slog.HandlerOptions{Level: slog.LevelDebug})
+	k := &recorder{}
+	h := NewHandler(kmsg.New(k, "t"), &slog.HandlerOptions{Level: slog.LevelDebug})
 	err := slogtest.TestHandler(h, func() []map[string]any {
 		var out []map[string]any
-		for _, r := range k.records() {
+		for _, r := range k.records(t) {
 			m, err := parseHandlerOutput(strings.TrimPrefix(r.Message, "t: "))
 			if err != nil {
 				t.Fatalf("record %q: %v", r.Message, err)
