@@ -33,17 +33,29 @@ func makeFiles(root string) []error {
 			errs = append(errs, err)
 		}
 	}
+	// On the root file system (the initramfs, ours alone) the modes are
+	// enforced even when the image ships the directory with another mode;
+	// under /dev only a directory PID 1 created is chmod'ed (see above).
 	dirs := [...]struct {
-		path string
-		mode uint32
+		path    string
+		mode    uint32
+		enforce bool
 	}{
-		{"/tmp", 0o1777},
-		{"/dev/shm", 0o1777},
-		{"/run", 0o755},
+		{"/tmp", 0o1777, true},
+		{"/dev/shm", 0o1777, false},
+		{"/run", 0o755, true},
 	}
 	for _, d := range dirs {
-		if _, err := makeDir(filepath.Join(root, d.path), d.mode); err != nil {
+		path := filepath.Join(root, d.path)
+		created, err := makeDir(path, d.mode)
+		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if !created && d.enforce {
+			if err := fixMode(path, d.mode); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errs
@@ -64,6 +76,25 @@ func makeDir(path string, mode uint32) (bool, error) {
 		return true, fmt.Errorf("chmod %o %s: %w", mode, path, err)
 	}
 	return true, nil
+}
+
+// fixMode gives an existing directory exactly mode; a symlink or a file in
+// its place is reported, not followed or replaced.
+func fixMode(path string, mode uint32) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fmt.Errorf("lstat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s is not a directory (mode %o): leaving it alone", path, st.Mode)
+	}
+	if st.Mode&0o7777 == mode {
+		return nil
+	}
+	if err := unix.Chmod(path, mode); err != nil {
+		return fmt.Errorf("chmod %o %s: %w", mode, path, err)
+	}
+	return nil
 }
 
 // enableDevkmsg turns off the kernel's rate limit on /dev/kmsg writers

@@ -3,17 +3,20 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
 
 // TestMakeFiles: links and directories are created with exact modes in
-// spite of the umask; what exists is left exactly as it was.
+// spite of the umask; on the root file system the modes of /tmp and /run
+// are enforced, under /dev (the machine's one devtmpfs) what exists is left
+// exactly as it was.
 func TestMakeFiles(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	root := t.TempDir()
-	for _, d := range []string{"dev", "run"} {
+	for _, d := range []string{"dev", "run", "tmp", "dev/shm"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -39,9 +42,9 @@ func TestMakeFiles(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]os.FileMode{
-		"tmp":        os.ModeDir | os.ModeSticky | 0o777,
-		"dev/shm":    os.ModeDir | os.ModeSticky | 0o777,
-		"run":        os.ModeDir | 0o700, // existed: untouched
+		"tmp":        os.ModeDir | os.ModeSticky | 0o777, // existed 0700: enforced
+		"run":        os.ModeDir | 0o755,                 // existed 0700: enforced
+		"dev/shm":    os.ModeDir | 0o700,                 // existed under /dev: untouched
 		"dev/stdout": os.ModeDir | 0o700,
 		"etc":        os.ModeDir | 0o755,
 	} {
@@ -53,6 +56,20 @@ func TestMakeFiles(t *testing.T) {
 		if st.Mode() != want {
 			t.Errorf("%s: mode %v, want %v", path, st.Mode(), want)
 		}
+	}
+	// A file where /run should be is reported, not replaced.
+	other := t.TempDir()
+	if err := os.Mkdir(filepath.Join(other, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "run"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if errs := makeFiles(other); len(errs) != 1 || !strings.Contains(errs[0].Error(), "run is not a directory") {
+		t.Errorf("a file at /run: errors %v, want one saying so", errs)
+	}
+	if st, err := os.Lstat(filepath.Join(other, "run")); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("the file at /run was replaced: %v %v", st, err)
 	}
 	// A second run finds everything in place and changes nothing.
 	if errs := makeFiles(root); len(errs) != 0 {
