@@ -52,9 +52,3 @@ func TestStreamExpectFromAndClose(t *testing.T) {
 		t.Error("a bad pattern was accepted")
 	}
 }
-
-func TestRegexpQuote(t *testing.T) {
-	if got, want := regexpQuote("@@done-1-$(x)"), `@@done-1-\$\(x\)`; got != want {
-		t.Errorf("regexpQuote = %q, want %q", got, want)
-	}
-}

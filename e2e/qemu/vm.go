@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -287,7 +288,7 @@ func (vm *VM) Run(command string, timeout time.Duration) (string, error) {
 	if _, err := vm.shellConn.Write([]byte(line)); err != nil {
 		return "", fmt.Errorf("writing to the guest shell: %w", err)
 	}
-	m, end, err := vm.Shell.ExpectFrom(start, regexpQuote(mark)+`(\d+)@@\n`, timeout)
+	m, end, err := vm.Shell.ExpectFrom(start, regexp.QuoteMeta(mark)+`(\d+)@@\n`, timeout)
 	if err != nil {
 		return vm.Shell.String()[min(start, vm.Shell.Len()):], fmt.Errorf("guest command %q: %w", command, err)
 	}
@@ -299,15 +300,4 @@ func (vm *VM) Run(command string, timeout time.Duration) (string, error) {
 		return out, fmt.Errorf("guest command %q exited with status %s: %s", command, m[1], out)
 	}
 	return out, nil
-}
-
-func regexpQuote(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
