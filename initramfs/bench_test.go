@@ -1,0 +1,72 @@
+package initramfs
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// benchTree picks a large tree: $MKINITRAMFS_BENCH_TREE, else the first
+// kernel's modules under /usr/lib/modules, else the Go toolchain.
+func benchTree(b *testing.B) string {
+	if d := os.Getenv("MKINITRAMFS_BENCH_TREE"); d != "" {
+		return d
+	}
+	if m, _ := filepath.Glob("/usr/lib/modules/*/kernel"); len(m) > 0 {
+		return filepath.Dir(m[0])
+	}
+	return runtime.GOROOT()
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkBuild writes an image of a large tree (see benchTree) to a
+// counter, with the settings the README compares against
+// "find . | cpio -o -H newc | gzip -6" and "| zstd -3"
+// (mkinitramfs/bench/compare.sh runs those). MB/s is of the tree's bytes.
+//
+//	go test -run '^$' -bench BenchmarkBuild -benchtime 3x ./initramfs
+func BenchmarkBuild(b *testing.B) {
+	tree := benchTree(b)
+	a := New()
+	if err := a.AddTree(tree); err != nil {
+		b.Skipf("benchmark tree: %v", err)
+	}
+	var total int64
+	for _, e := range a.Entries() {
+		total += e.Size
+	}
+	b.Logf("tree %s: %d entries, %d bytes", tree, len(a.Entries()), total)
+	for _, c := range []struct {
+		name  string
+		opt   Options
+		check bool
+	}{
+		{"none", Options{Compression: None}, false},
+		{"gzip-6", Options{Compression: Gzip, Level: 6}, false},
+		{"zstd-3", Options{Compression: Zstd, Level: 3}, false},
+		{"check", Options{}, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(total)
+			var size int64
+			for b.Loop() {
+				if c.check {
+					Check(a)
+					continue
+				}
+				w := &countWriter{}
+				if err := a.WriteImage(w, c.opt); err != nil {
+					b.Fatal(err)
+				}
+				size = w.n
+			}
+			if size > 0 {
+				b.ReportMetric(float64(size), "image-bytes")
+			}
+		})
+	}
+}
