@@ -7,8 +7,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/klauspost/pgzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
