@@ -46,6 +46,15 @@ func Read(r io.Reader) (*Archive, error) {
 
 // ReadSegments is Read that also describes the segments it found.
 func ReadSegments(r io.Reader) (*Archive, []Segment, error) {
+	return readSegments(r, maxDecompressed)
+}
+
+// maxDecompressed bounds the decompressed size of one compressed stream:
+// a few bytes of zstd can claim gigabytes. An initramfs is unpacked into
+// RAM, so anything near this size could not boot either.
+const maxDecompressed = 1 << 36
+
+func readSegments(r io.Reader, limit int64) (*Archive, []Segment, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read image: %w", err)
@@ -75,7 +84,7 @@ func ReadSegments(r io.Reader) (*Archive, []Segment, error) {
 			if c == "" {
 				return nil, nil, fmt.Errorf("offset %d: neither a newc cpio archive nor a compressed stream: %s", pos, describeMagic(data[pos:]))
 			}
-			out, consumed, err := decompress(c, data[pos:])
+			out, consumed, err := decompress(c, data[pos:], limit)
 			if err != nil {
 				return nil, nil, fmt.Errorf("offset %d: %s stream: %w", pos, c, err)
 			}
@@ -122,7 +131,7 @@ func readDecompressed(a *Archive, data []byte) (archives, entries int, err error
 
 // decompress returns the decompressed contents of the stream at the start of
 // data and how many bytes of data it used.
-func decompress(c Compression, data []byte) (out []byte, consumed int, err error) {
+func decompress(c Compression, data []byte, limit int64) (out []byte, consumed int, err error) {
 	switch c {
 	case Zstd:
 		n, err := zstdFrameLen(data)
@@ -174,9 +183,12 @@ func decompress(c Compression, data []byte) (out []byte, consumed int, err error
 	default:
 		return nil, 0, fmt.Errorf("cannot decompress %q", c)
 	}
-	out, err = io.ReadAll(r)
+	out, err = io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, 0, err
+	}
+	if int64(len(out)) > limit {
+		return nil, 0, fmt.Errorf("decompresses to more than %d bytes", limit)
 	}
 	if len(out) == 0 {
 		return nil, 0, errors.New("empty stream")
