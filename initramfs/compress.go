@@ -111,7 +111,10 @@ func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error
 		// allocates the window the frame header asks for.
 		return zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			// At least 2: with 1 the library leaves its job-based
+			// parallel mode and writes other bytes, and an image must
+			// not depend on the CPUs of the machine that built it.
+			zstd.WithEncoderConcurrency(max(2, runtime.GOMAXPROCS(0))),
 			zstd.WithConcurrentBlocks(true),
 			zstd.WithWindowSize(8<<20),
 			zstd.WithEncoderCRC(true))
