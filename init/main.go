@@ -7,6 +7,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -28,6 +29,8 @@ func main() {
 		os.Stderr.WriteString("init: must be started by the kernel as PID 1\n")
 		os.Exit(1)
 	}
+	// Children inherit ignored dispositions: start from none ignored.
+	resetSignals := resetIgnoredSignals()
 	// At once, so that no signal can end PID 1 (a kernel panic).
 	chld, sigs := notifySignals()
 
@@ -37,6 +40,9 @@ func main() {
 	debug.SetGCPercent(gcPercent)
 
 	cfg, notes := configFromEnv(os.Environ())
+	if len(resetSignals) > 0 {
+		notes = append(notes, fmt.Sprintf("signals %v were ignored when PID 1 started: back to their defaults, so that children do not inherit them", resetSignals))
+	}
 	p := &pid1{
 		sys:     realSystem(),
 		log:     kmsg.Fallback(os.Stdout, "init"), // until /dev/kmsg is open

@@ -654,7 +654,8 @@ func TestNSReapsZombies(t *testing.T) {
 	r := startNS(t, nsOptions{boot: script(`
 sh -c 'for i in $(seq 50); do sleep 1 & done'
 sleep 0.5
-cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l > /out/orphans
+cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(sleep)" && $4 == 1' | wc -l > /out/orphans.tmp
+mv /out/orphans.tmp /out/orphans
 sleep 2
 cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z"' > /out/zombies.tmp
 mv /out/zombies.tmp /out/zombies

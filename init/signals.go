@@ -5,6 +5,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,4 +101,43 @@ func signalName(sig syscall.Signal) string {
 		return n
 	}
 	return "signal " + strconv.Itoa(int(sig))
+}
+
+// sigaction is the kernel's struct sigaction (handler, flags, restorer,
+// mask): only the handler is read, and an all-zero value is SIG_DFL
+// whatever the architecture's layout.
+type sigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+const (
+	sigIgn = 1  // SIG_IGN
+	nsig   = 65 // signals 1..64
+)
+
+// resetIgnoredSignals gives back the default disposition to every signal
+// PID 1 inherited as ignored, and returns them. The kernel starts PID 1 with
+// none ignored, but anything that runs it otherwise (a namespace tool, a
+// test runner) may leave some ignored, and an ignored disposition survives
+// fork and exec: every child would inherit it. The Go runtime keeps such an
+// inherited SIG_IGN for the signals it does not handle itself (signal 32,
+// glibc's SIGCANCEL, for one), so os/signal cannot undo it.
+func resetIgnoredSignals() []syscall.Signal {
+	var reset []syscall.Signal
+	for sig := 1; sig < nsig; sig++ {
+		var old sigaction
+		_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+		if e != 0 || old.handler != sigIgn {
+			continue
+		}
+		var dfl sigaction
+		_, _, e = unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		if e == 0 {
+			reset = append(reset, syscall.Signal(sig))
+		}
+	}
+	return reset
 }

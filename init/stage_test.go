@@ -210,10 +210,16 @@ func zombiesOf(ppid int) []int {
 	return z
 }
 
-// TestChildStartsClean: with every catchable signal routed to channels (so
-// the Go runtime has a handler on each), a child started by forkExecStage has
-// default dispositions, an empty mask and its own session.
+// TestChildStartsClean: once inherited ignores are reset and every catchable
+// signal is routed to channels (so the Go runtime has a handler on each), a
+// child started by forkExecStage has default dispositions, an empty mask and
+// its own session.
 func TestChildStartsClean(t *testing.T) {
+	// What PID 1 does first: the test runner may have left signals ignored
+	// (seen: signal 32 under CI), which the Go runtime keeps.
+	if reset := resetIgnoredSignals(); len(reset) > 0 {
+		t.Logf("the test process started with %v ignored: reset as PID 1 does", reset)
+	}
 	chld, sigs := notifySignals()
 	defer signal.Stop(chld)
 	defer signal.Stop(sigs)
