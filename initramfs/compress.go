@@ -36,7 +36,7 @@ func Compressions() []Compression { return []Compression{None, Gzip, Zstd, Xz, L
 var levelRange = map[Compression][2]int{
 	None: {0, 0},
 	Gzip: {1, 9},  // flate levels, like gzip -1..-9
-	Zstd: {1, 22}, // zstd -1..-22, mapped onto klauspost's four encoders
+	Zstd: {1, 22}, // zstd -1..-22 onto klauspost's four encoders: 1-2, 3-5, 6-9, 10-22
 	Xz:   {1, 9},  // see newXz
 	Lz4:  {1, 9},  // lz4 -1..-9
 }

@@ -6,7 +6,9 @@
 // added: a directory tree (AddTree), a gen_init_cpio list file
 // (AddListFile), an existing image (AddImage), single host files (AddFile)
 // and programs with their ELF interpreter and libraries (AddBinary);
-// AddSource picks one by looking at the path. AddStandard then adds what
+// AddSource picks one by looking at the path: a directory is a tree, a
+// regular file that starts with a cpio or compression magic number is an
+// image, anything else a list file (DetectSource). AddStandard then adds what
 // every image needs unless a source gave it: /dev, /dev/console, /dev/null,
 // /proc, /sys, /run and /tmp. Check says whether the result can boot, and
 // WriteImage or WriteFile (atomic) writes it:

@@ -52,12 +52,12 @@ run() {
 
 i=0
 while [ "$i" -lt "$runs" ]; do
-	run "cpio|gzip-6" "cd '$tree' && find . | cpio -o -H newc --quiet | gzip -6 >'$work/out'"
-	run "mkinitramfs-gzip-6" "'$mk' build -force -compress gzip -level 6 -o '$work/out' '$tree' 2>/dev/null"
-	run "mkinitramfs-gzip-6-stdout" "'$mk' build -force -compress gzip -level 6 -o - '$tree' 2>/dev/null >'$work/out'"
-	run "cpio|zstd-3" "cd '$tree' && find . | cpio -o -H newc --quiet | zstd -3 -q >'$work/out'"
-	run "mkinitramfs-zstd-3" "'$mk' build -force -compress zstd -level 3 -o '$work/out' '$tree' 2>/dev/null"
-	run "mkinitramfs-zstd-3-stdout" "'$mk' build -force -compress zstd -level 3 -o - '$tree' 2>/dev/null >'$work/out'"
+	run pipe-gzip "cd '$tree' && find . | cpio -o -H newc --quiet | gzip -6 >'$work/out'"
+	run mk-gzip "'$mk' build -force -compress gzip -level 6 -o '$work/out' '$tree' 2>/dev/null"
+	run mk-gzip-stdout "'$mk' build -force -compress gzip -level 6 -o - '$tree' 2>/dev/null >'$work/out'"
+	run pipe-zstd "cd '$tree' && find . | cpio -o -H newc --quiet | zstd -3 -q >'$work/out'"
+	run mk-zstd "'$mk' build -force -compress zstd -level 3 -o '$work/out' '$tree' 2>/dev/null"
+	run mk-zstd-stdout "'$mk' build -force -compress zstd -level 3 -o - '$tree' 2>/dev/null >'$work/out'"
 	i=$((i + 1))
 done
 
@@ -67,8 +67,18 @@ echo "Tree: $tree ($files entries, $bytes bytes), $(nproc) CPUs, median of $runs
 echo
 echo "| command | wall time (s) | output (bytes) |"
 echo "|---|---:|---:|"
-for name in "cpio|gzip-6" "mkinitramfs-gzip-6" "mkinitramfs-gzip-6-stdout" "cpio|zstd-3" "mkinitramfs-zstd-3" "mkinitramfs-zstd-3-stdout"; do
+label() {
+	case $1 in
+	pipe-gzip) echo '`find . \| cpio -o -H newc \| gzip -6`' ;;
+	mk-gzip) echo '`mkinitramfs build -compress gzip -level 6 -o FILE`' ;;
+	mk-gzip-stdout) echo '`mkinitramfs build -compress gzip -level 6 -o - >FILE`' ;;
+	pipe-zstd) echo '`find . \| cpio -o -H newc \| zstd -3`' ;;
+	mk-zstd) echo '`mkinitramfs build -compress zstd -level 3 -o FILE`' ;;
+	mk-zstd-stdout) echo '`mkinitramfs build -compress zstd -level 3 -o - >FILE`' ;;
+	esac
+}
+for name in pipe-gzip mk-gzip mk-gzip-stdout pipe-zstd mk-zstd mk-zstd-stdout; do
 	t=$(awk -v n="$name" '$1 == n { print $2 }' "$work/results" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 	s=$(awk -v n="$name" '$1 == n { print $3 }' "$work/results" | head -n 1)
-	echo "| $name | $t | $s |"
+	echo "| $(label "$name") | $t | $s |"
 done
