@@ -50,13 +50,13 @@ type Entry struct {
 }
 
 // IsDir reports whether e is a directory.
-func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
+func (e Entry) IsDir() bool { return e.Mode.IsDir() }
 
 // IsRegular reports whether e is a regular file.
-func (e *Entry) IsRegular() bool { return e.Mode.IsRegular() }
+func (e Entry) IsRegular() bool { return e.Mode.IsRegular() }
 
 // IsSymlink reports whether e is a symbolic link.
-func (e *Entry) IsSymlink() bool { return e.Mode&fs.ModeSymlink != 0 }
+func (e Entry) IsSymlink() bool { return e.Mode&fs.ModeSymlink != 0 }
 
 // typeMask selects the type bits we support; fs.ModeIrregular and others
 // have no cpio equivalent.

@@ -3,7 +3,6 @@ package initramfs
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -281,7 +280,3 @@ func (a *Archive) WriteFile(name string, opt Options) (err error) {
 	}
 	return nil
 }
-
-// errIsNotExist is a small helper for callers that treat a missing optional
-// file as absent.
-func errIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
