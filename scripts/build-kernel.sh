@@ -4,16 +4,20 @@
 # comes from the environment so that make variables override them.
 #
 #   scripts/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
+#   scripts/build-kernel.sh config            only the checked .config, in KERNEL_OBJ
 #   scripts/build-kernel.sh smoke-image OUT [MARKER]
 #                                             a busybox test image (no Go /init needed)
+#   scripts/build-kernel.sh smoke-boot KERNEL [poweroff|reboot]
+#                                             boot it in QEMU, check mounts and the exit
 #
 # Environment (defaults in brackets, relative to the repository):
 #   KERNEL_TARBALL    kernel source tarball [/usr/src/linux-source-6.1.tar.xz]
 #   KERNEL_DIR        work directory [build/kernel]
-#   KERNEL_SRC        kernel source tree [KERNEL_DIR/linux-source-6.1, unpacked from KERNEL_TARBALL]
+#   KERNEL_SRC        kernel source tree [KERNEL_DIR/linux-source-6.1, unpacked from
+#                     KERNEL_TARBALL on first use]
 #   KERNEL_OBJ        kbuild output directory, reused between builds [KERNEL_DIR/obj]
 #   KERNEL_CONFIG     the fragment [kernel.config]
-#   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio]
+#   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio.gz]
 #   KERNEL_IMAGE      where the bzImage goes [build/bzImage]
 #   KERNEL_JOBS       parallel jobs [nproc]
 set -eu
@@ -21,10 +25,17 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${KERNEL_TARBALL:=/usr/src/linux-source-6.1.tar.xz}"
 : "${KERNEL_DIR:=$root/build/kernel}"
-: "${KERNEL_SRC:=$KERNEL_DIR/linux-source-6.1}"
+# An empty KERNEL_SRC means the default tree, which may be unpacked; a tree
+# named by the user is used as it is.
+if [ -z "${KERNEL_SRC:-}" ]; then
+	KERNEL_SRC=$KERNEL_DIR/linux-source-6.1
+	kernel_src_default=yes
+else
+	kernel_src_default=no
+fi
 : "${KERNEL_OBJ:=$KERNEL_DIR/obj}"
 : "${KERNEL_CONFIG:=$root/kernel.config}"
-: "${KERNEL_INITRAMFS:=$root/build/demo.cpio}"
+: "${KERNEL_INITRAMFS:=$root/build/demo.cpio.gz}"
 : "${KERNEL_IMAGE:=$root/build/bzImage}"
 : "${KERNEL_JOBS:=$(nproc)}"
 
@@ -58,6 +69,7 @@ check_tools() {
 # never looks finished: the tree is moved into place only when tar succeeded.
 unpack_source() {
 	[ -f "$KERNEL_SRC/Makefile" ] && return 0
+	[ "$kernel_src_default" = yes ] || die "KERNEL_SRC=$KERNEL_SRC is not a kernel source tree (no Makefile)"
 	[ -e "$KERNEL_SRC" ] && die "$KERNEL_SRC exists but has no Makefile: remove it or set KERNEL_SRC"
 	[ -f "$KERNEL_TARBALL" ] || die "no kernel source: $KERNEL_TARBALL not found (Debian: apt-get install linux-source-6.1) and KERNEL_SRC=$KERNEL_SRC is not a kernel tree"
 	echo "build-kernel: unpacking $KERNEL_TARBALL into $KERNEL_SRC"
@@ -101,30 +113,58 @@ stage_initramfs() {
 	fi
 }
 
-# configure: tinyconfig, merge the fragment, point INITRAMFS_SOURCE at the
-# staged image, olddefconfig. The previous .config keeps its mtime when
-# nothing changed, so kbuild does not re-run syncconfig.
+# configure: tinyconfig, then the fragment and INITRAMFS_SOURCE merged on top
+# of it, then allnoconfig with that merge as KCONFIG_ALLCONFIG (what
+# `merge_config.sh -n` does, without writing into KERNEL_SRC): every option
+# the fragment makes visible (IPv6 under INET, VGA console under VT, PS/2
+# mouse under INPUT...) is answered "no" instead of taking its default, so
+# the kernel has what kernel.config asks for and nothing else. The previous
+# .config keeps its mtime when nothing changed, so kbuild does not re-run
+# syncconfig.
 configure() {
 	cfg=$KERNEL_OBJ/.config
+	# Regenerating is a few seconds of CPU (slow on a busy machine): skip it
+	# when the inputs and the .config it produced are the same as last time.
+	stamp=$KERNEL_OBJ/.slashinit-config-stamp
+	inputs=$(config_inputs)
+	if [ -f "$cfg" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs $(sha256sum <"$cfg")" ]; then
+		return 0
+	fi
 	prev=$KERNEL_OBJ/.config.slashinit-prev
+	merged=$KERNEL_OBJ/slashinit-merged.config
 	rm -f "$prev"
 	[ -f "$cfg" ] && cp -p "$cfg" "$prev"
-	kmake tinyconfig
+	kmake tinyconfig >"$KERNEL_OBJ/tinyconfig.log" 2>&1 ||
+		die "make tinyconfig in $KERNEL_OBJ failed: see $KERNEL_OBJ/tinyconfig.log"
+	printf '# set by scripts/build-kernel.sh from KERNEL_INITRAMFS\nCONFIG_INITRAMFS_SOURCE="%s"\n' "$staged" \
+		>"$KERNEL_OBJ/slashinit-initramfs.config"
 	# merge_config.sh leaves its temporary files in the current directory.
-	(cd "$KERNEL_OBJ" && "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m -O "$KERNEL_OBJ" "$cfg" "$KERNEL_CONFIG") >"$KERNEL_OBJ/merge_config.log" ||
+	(cd "$KERNEL_OBJ" && KCONFIG_CONFIG=$merged "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m \
+		"$cfg" "$KERNEL_CONFIG" "$KERNEL_OBJ/slashinit-initramfs.config") >"$KERNEL_OBJ/merge_config.log" 2>&1 ||
 		die "merge_config.sh $KERNEL_CONFIG failed: see $KERNEL_OBJ/merge_config.log"
-	"$KERNEL_SRC/scripts/config" --file "$cfg" --set-str INITRAMFS_SOURCE "$staged"
-	kmake olddefconfig
+	kmake KCONFIG_ALLCONFIG="$merged" allnoconfig >"$KERNEL_OBJ/allnoconfig.log" 2>&1 ||
+		die "make allnoconfig with $merged failed: see $KERNEL_OBJ/allnoconfig.log"
 	check_config "$cfg"
 	if [ -f "$prev" ] && cmp -s "$cfg" "$prev"; then
 		touch -r "$prev" "$cfg"
 	fi
 	rm -f "$prev"
+	echo "$inputs $(sha256sum <"$cfg")" >"$stamp"
+}
+
+# config_inputs: what the .config is made from: the fragment, the embedded
+# image's staged name, the kernel tree and this script.
+config_inputs() {
+	{
+		cat "$KERNEL_CONFIG" "$0"
+		echo "$staged $KERNEL_SRC"
+		cat "$KERNEL_SRC/Makefile" "$KERNEL_SRC/kernel/configs/tiny.config" "$KERNEL_SRC/kernel/configs/tiny-base.config"
+	} | sha256sum
 }
 
 # check_config CONFIG: every CONFIG_X=value and "# CONFIG_X is not set" line
 # of the fragment must be in the final .config; an option whose dependency is
-# missing is silently dropped by olddefconfig, so list them and fail.
+# missing is silently dropped by Kconfig, so list them and fail.
 check_config() {
 	bad=
 	while IFS= read -r line; do
@@ -148,7 +188,8 @@ check_config() {
   $want  (final: $(option_state "$1" CONFIG_INITRAMFS_SOURCE))"
 	[ -z "$bad" ] && return 0
 	echo "build-kernel: these options of $KERNEL_CONFIG did not survive the merge into $1:$bad" >&2
-	echo "build-kernel: a dependency is missing or the option does not exist in this kernel; look it up with: make -C $KERNEL_SRC O=$KERNEL_OBJ ARCH=x86_64 menuconfig (type / and the name)" >&2
+	echo "build-kernel: a dependency is missing (add it to $KERNEL_CONFIG) or the option does not exist in this kernel;" >&2
+	echo "build-kernel: see its \"Depends on\" with: make -C $KERNEL_SRC O=$KERNEL_OBJ ARCH=x86_64 menuconfig, then / and the name" >&2
 	exit 1
 }
 
@@ -156,7 +197,8 @@ option_state() {
 	grep -E "^$2=|^# $2 is not set" "$1" || echo "absent"
 }
 
-build() {
+# prepare: everything up to a checked .config in KERNEL_OBJ.
+prepare() {
 	check_tools
 	KERNEL_DIR=$(abs "$KERNEL_DIR")
 	KERNEL_INITRAMFS=$(abs "$KERNEL_INITRAMFS")
@@ -172,6 +214,10 @@ build() {
 	unpack_source
 	stage_initramfs "$KERNEL_INITRAMFS"
 	configure
+}
+
+build() {
+	prepare
 	echo "build-kernel: building bzImage in $KERNEL_OBJ (-j$KERNEL_JOBS), embedding $KERNEL_INITRAMFS"
 	kmake -j"$KERNEL_JOBS" bzImage
 	# kbuild decides on timestamps; prove the image we staged is the one inside.
@@ -259,8 +305,43 @@ EOF
 	echo "build-kernel: $out: $(wc -c <"$out") bytes, marker $marker"
 }
 
+# smoke_boot KERNEL [SMOKE_MODE]: boot KERNEL (built with a smoke image) in
+# QEMU with no -initrd and check the console: the marker line, every mount,
+# and QEMU exiting on its own through poweroff (or reboot with -no-reboot).
+smoke_boot() {
+	kernel=$(abs "$1")
+	mode=${2:-poweroff}
+	[ -f "$kernel" ] || die "$kernel not found"
+	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (Debian: apt-get install qemu-system-x86)"
+	log=$kernel.console
+	set -- qemu-system-x86_64 -accel tcg -m 256 -display none -serial stdio -monitor none \
+		-no-reboot -kernel "$kernel" -append "console=ttyS0 panic=-1 smoke=$mode"
+	echo "build-kernel: $*"
+	start=$(date +%s.%N)
+	rc=0
+	timeout 180 "$@" </dev/null >"$log" 2>&1 || rc=$?
+	end=$(date +%s.%N)
+	tr -d '\r' <"$log" | grep -E '^SMOKE|Run /init|reboot:|Kernel panic' || true
+	wall=$(echo "$end - $start" | bc)
+	[ "$rc" -eq 0 ] || die "qemu exited with status $rc (124: timeout); console in $log"
+	grep -q '^SMOKE marker=' "$log" || die "/init did not run; console in $log"
+	! grep -q '^SMOKE FAIL' "$log" || die "a step failed; console in $log"
+	case $mode in
+	poweroff) want='reboot: Power down' ;;
+	reboot) want='reboot: Restarting system' ;;
+	*) want= ;;
+	esac
+	[ -z "$want" ] || grep -q "$want" "$log" || die "no \"$want\" on the console; $log"
+	echo "build-kernel: smoke boot ($mode) of $kernel passed in ${wall}s of wall time; console in $log"
+}
+
 case ${1:-build} in
 build) build ;;
+config) prepare && echo "build-kernel: $KERNEL_OBJ/.config is checked" ;;
+smoke-boot)
+	[ $# -ge 2 ] || die "usage: $0 smoke-boot KERNEL [poweroff|reboot]"
+	smoke_boot "$2" "${3:-}"
+	;;
 smoke-image)
 	[ $# -ge 2 ] || die "usage: $0 smoke-image OUT [MARKER]"
 	smoke_image "$2" "${3:-}"
