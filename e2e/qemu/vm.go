@@ -255,7 +255,9 @@ func (vm *VM) WaitShell(timeout time.Duration) error {
 		// stream still holds the first kernel's prompts.
 		mark := vm.Shell.Len()
 		vm.shellConn.Write([]byte("\n"))
-		if _, _, err := vm.Shell.ExpectFrom(mark, `[#$] $`, 2*time.Second); err == nil {
+		// busybox ash follows its prompt with ESC[6n (where is the
+		// cursor?), usually in the same write: a prompt must match with it.
+		if _, _, err := vm.Shell.ExpectFrom(mark, `[#$] (\x1b\[6n)?$`, 2*time.Second); err == nil {
 			break
 		}
 		if vm.Exited() {
