@@ -1,0 +1,63 @@
+# mk/kernel.mk: the minimal kernel of kernel.config, with an image built in.
+#
+# Included by the top-level Makefile; also works alone:
+#   make -f mk/kernel.mk kernel
+#
+# Targets:
+#   kernel             tinyconfig + kernel.config (allnoconfig merge), then bzImage with
+#                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental)
+#   kernel-smoke       a busybox-only image embedded in build/kernel-smoke, booted in
+#                      QEMU: mounts, poweroff (checks the kernel without our /init)
+#   kernel-clean       remove the kbuild output and the kernels (keeps the source)
+#
+# Variables (override on the command line, e.g. make kernel KERNEL_INITRAMFS=x.cpio):
+#   KERNEL_SRC         kernel source tree; empty: Debian's linux-source-6.1 tarball
+#                      (KERNEL_TARBALL) unpacked once under KERNEL_DIR
+#   KERNEL_INITRAMFS   image to embed: a newc cpio, raw or gzip/zstd/xz/lz4
+#   KERNEL_IMAGE       output bzImage
+#   KERNEL_JOBS        parallel jobs (default: nproc)
+# The work is done by scripts/build-kernel.sh, which documents the details.
+
+# Paths are relative to the repository, wherever make was started from.
+KERNEL_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+
+KERNEL_TARBALL   ?= /usr/src/linux-source-6.1.tar.xz
+KERNEL_DIR       ?= $(KERNEL_ROOT)/build/kernel
+KERNEL_SRC       ?=
+KERNEL_OBJ       ?= $(KERNEL_DIR)/obj
+KERNEL_CONFIG    ?= $(KERNEL_ROOT)/kernel.config
+# The including Makefile's demo image (IMAGE) when there is one, and `make
+# kernel` builds it first (through IMAGE's rule); alone, or with another
+# KERNEL_INITRAMFS, the file must already exist.
+KERNEL_INITRAMFS ?= $(if $(IMAGE),$(abspath $(IMAGE)),$(KERNEL_ROOT)/build/demo.cpio.gz)
+KERNEL_IMAGE     ?= $(KERNEL_ROOT)/build/bzImage
+KERNEL_JOBS      ?= $(shell nproc)
+
+# Included: keep the including Makefile's default goal (the first target it
+# defines), instead of making `kernel` the default.
+ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
+KERNEL_SAVED_GOAL := $(.DEFAULT_GOAL)
+endif
+
+KERNEL_BUILD = KERNEL_TARBALL='$(KERNEL_TARBALL)' KERNEL_DIR='$(KERNEL_DIR)' \
+	KERNEL_SRC='$(KERNEL_SRC)' KERNEL_OBJ='$(KERNEL_OBJ)' KERNEL_CONFIG='$(KERNEL_CONFIG)' \
+	KERNEL_JOBS='$(KERNEL_JOBS)' $(KERNEL_ROOT)/scripts/build-kernel.sh
+
+.PHONY: kernel kernel-smoke kernel-clean
+
+kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITRAMFS))),$(IMAGE)))
+	KERNEL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_IMAGE='$(KERNEL_IMAGE)' $(KERNEL_BUILD) build
+
+kernel-smoke:
+	$(KERNEL_BUILD) smoke-image $(KERNEL_DIR)/smoke.cpio
+	KERNEL_INITRAMFS='$(KERNEL_DIR)/smoke.cpio' KERNEL_IMAGE='$(KERNEL_ROOT)/build/kernel-smoke' \
+		$(KERNEL_BUILD) build
+	$(KERNEL_BUILD) smoke-boot $(KERNEL_ROOT)/build/kernel-smoke poweroff
+
+kernel-clean:
+	rm -rf '$(KERNEL_OBJ)' '$(KERNEL_IMAGE)' '$(KERNEL_ROOT)/build/kernel-smoke' \
+		'$(KERNEL_ROOT)/build/kernel-smoke.console' '$(KERNEL_DIR)/smoke.cpio'
+
+ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
+.DEFAULT_GOAL := $(KERNEL_SAVED_GOAL)
+endif
