@@ -75,3 +75,71 @@ func FuzzRead(f *testing.F) {
 		sameEntries(t, again.Entries(), got.Entries())
 	})
 }
+
+// FuzzModuleIndex: the parsers of modules.dep, modules.alias,
+// modules.softdep and modules.builtin never panic on any input; what
+// modules.dep accepts are clean paths inside the tree, each listed once; and
+// resolving any name over an accepted index (cycles included) ends with
+// each module once, its dependencies before it.
+//
+//	go test -run '^$' -fuzz FuzzModuleIndex -fuzztime 60s ./initramfs
+func FuzzModuleIndex(f *testing.F) {
+	for _, s := range []string{
+		"kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko\nkernel/lib/crc16.ko:\nkernel/fs/mbcache.ko:\n",
+		"a.ko: b.ko\nb.ko: a.ko\n",
+		"# comment\n\nkernel/x-y.ko.zst:\n",
+		"alias crypto-crc32c crc32c_generic\nalias pci:v00008086d*sv*sd*bc*sc*i* e1000\nalias [a-z]* a\n",
+		"softdep ext4 pre: crypto-crc32c\nsoftdep cifs gcm\nsoftdep a post: b pre: c\n",
+		"kernel/fs/ext4/ext4.ko\nkernel/net/unix/unix.ko\n",
+	} {
+		f.Add(s, "ext4")
+	}
+	f.Fuzz(func(t *testing.T, in, name string) {
+		r := func() *strings.Reader { return strings.NewReader(in) }
+		builtin, _ := parseModulesBuiltin(r(), "b")
+		aliases, _ := parseModulesAlias(r(), "a")
+		softdeps, _ := parseModulesSoftdep(r(), "s")
+		deps, err := parseModulesDep(r(), "d")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "d:") {
+				t.Fatalf("error without file:line: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, d := range deps {
+			for _, p := range append([]string{d.path}, d.deps...) {
+				if validModulePath(p) != nil {
+					t.Fatalf("accepted path %q", p)
+				}
+			}
+			if seen[d.path] {
+				t.Fatalf("%s accepted twice", d.path)
+			}
+			seen[d.path] = true
+		}
+		ix, err := newModuleIndex("d", deps)
+		if err != nil {
+			return
+		}
+		ix.builtin, ix.aliases, ix.softdeps = builtin, aliases, softdeps
+		res, err := ix.resolve([]string{name})
+		if err != nil {
+			return
+		}
+		pos := map[string]int{}
+		for i, p := range res.modules {
+			if _, dup := pos[p]; dup {
+				t.Fatalf("%s resolved twice: %v", p, res.modules)
+			}
+			pos[p] = i
+		}
+		for _, p := range res.modules {
+			for _, d := range ix.deps[ix.byPath[p]].deps {
+				if _, ok := pos[d]; !ok {
+					t.Fatalf("%s resolved without its dependency %s", p, d)
+				}
+			}
+		}
+	})
+}

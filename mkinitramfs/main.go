@@ -1,12 +1,14 @@
 // Command mkinitramfs builds, lists and checks initramfs images.
 //
-//	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
+//	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
+//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
 //	mkinitramfs ls IMAGE
 //	mkinitramfs check IMAGE
 //
 // A SOURCE is a directory (its tree becomes /), an existing image, or a
 // gen_init_cpio list file; later sources win for the same path, then -init
-// and -bin. The work is done by package initramfs; this file maps flags to
+// and -bin, then -kmod (kernel modules with their dependencies and
+// modprobe's index files, at /lib/modules/VERSION). The work is done by package initramfs; this file maps flags to
 // it. Exit status: 0 success, 1 failure (one line naming the file and the
 // reason, or the problems check found), 2 usage error.
 package main
@@ -21,12 +23,21 @@ import (
 	"strings"
 
 	"github.com/slashinit/slashinit/initramfs"
+	"golang.org/x/sys/unix"
 )
 
 const usage = `usage:
-  mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
+  mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
+                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
   mkinitramfs ls IMAGE
   mkinitramfs check IMAGE
+
+  -kmod NAME       add kernel module NAME (or an alias; - and _ alike) with every module it
+                   depends on and modprobe's index files, at /lib/modules/VERSION (repeatable)
+  -kver VERSION    the release of the kernel that will boot the image (default: uname -r)
+  -moddir DIR      where the modules of each release are (default /lib/modules)
+  -kmod-decompress store .ko.gz/.ko.xz/.ko.zst modules decompressed (busybox modprobe
+                   cannot read .ko.zst)
 `
 
 func main() {
@@ -97,6 +108,11 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	initFile := fl.String("init", "", "install FILE as /init, mode 0755")
 	var bins binFlag
 	fl.Var(&bins, "bin", "add host program FILE at DEST with its interpreter and libraries (repeatable)")
+	var kmods binFlag
+	fl.Var(&kmods, "kmod", "add kernel module NAME and its dependencies (repeatable)")
+	kver := fl.String("kver", "", "kernel release of the modules (default: uname -r)")
+	moddir := fl.String("moddir", initramfs.DefaultModuleDir, "directory of the modules of each kernel release")
+	kmodDecompress := fl.Bool("kmod-decompress", false, "store compressed modules decompressed")
 	compress := fl.String("compress", "gzip", "none, gzip, zstd, xz or lz4")
 	level := fl.Int("level", 0, "compression level (0: the compressor's default)")
 	force := fl.Bool("force", false, "write the image even if check finds errors")
@@ -144,6 +160,21 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			return fmt.Errorf("-bin: %w", err)
 		}
 	}
+	if len(kmods) > 0 {
+		if err := addModules(a, kmods, *kver, *moddir, *kmodDecompress, stderr); err != nil {
+			return fmt.Errorf("-kmod: %w", err)
+		}
+	} else {
+		var err error
+		fl.Visit(func(f *flag.Flag) {
+			if f.Name == "kver" || f.Name == "moddir" || f.Name == "kmod-decompress" {
+				err = fmt.Errorf("%w: build: -%s needs -kmod", errUsage, f.Name)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if err := a.AddStandard(); err != nil {
 		return err
 	}
@@ -160,6 +191,26 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return a.WriteImage(stdout, opt)
 	}
 	return a.WriteFile(*out, opt)
+}
+
+// addModules adds the -kmod modules of kernel release kver (the running
+// kernel's when empty) and notes the built-in ones on stderr.
+func addModules(a *initramfs.Archive, names []string, kver, moddir string, decompress bool, stderr io.Writer) error {
+	if kver == "" {
+		var u unix.Utsname
+		if err := unix.Uname(&u); err != nil {
+			return fmt.Errorf("uname: %w", err)
+		}
+		kver = unix.ByteSliceToString(u.Release[:])
+	}
+	res, err := a.AddModules(initramfs.ModuleOptions{Dir: moddir, Version: kver, Decompress: decompress}, names...)
+	if err != nil {
+		return err
+	}
+	for _, b := range res.Builtin {
+		fmt.Fprintf(stderr, "mkinitramfs: note: kernel module %s is built into %s (modules.builtin): nothing to add\n", b, kver)
+	}
+	return nil
 }
 
 // readImage reads the single IMAGE argument of ls and check.
