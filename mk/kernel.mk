@@ -8,6 +8,7 @@
 #                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental)
 #   kernel-smoke       a busybox-only image embedded in build/kernel-smoke, booted in
 #                      QEMU: mounts, poweroff (checks the kernel without our /init)
+#   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel')
 #   kernel-clean       remove the kbuild output and the kernels (keeps the source)
 #
 # Variables (override on the command line, e.g. make kernel KERNEL_INITRAMFS=x.cpio):
@@ -39,16 +40,31 @@ ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
 KERNEL_SAVED_GOAL := $(.DEFAULT_GOAL)
 endif
 
-KERNEL_BUILD = KERNEL_TARBALL='$(KERNEL_TARBALL)' KERNEL_DIR='$(KERNEL_DIR)' \
+# The settings, for the script and for the tests that build kernels with it.
+KERNEL_ENV = KERNEL_TARBALL='$(KERNEL_TARBALL)' KERNEL_DIR='$(KERNEL_DIR)' \
 	KERNEL_SRC='$(KERNEL_SRC)' KERNEL_OBJ='$(KERNEL_OBJ)' KERNEL_CONFIG='$(KERNEL_CONFIG)' \
-	KERNEL_JOBS='$(KERNEL_JOBS)' $(KERNEL_ROOT)/scripts/build-kernel.sh
+	KERNEL_JOBS='$(KERNEL_JOBS)'
+KERNEL_BUILD = $(KERNEL_ENV) $(KERNEL_ROOT)/scripts/build-kernel.sh
 
-.PHONY: kernel kernel-smoke kernel-clean
+.PHONY: kernel kernel-smoke kernel-clean test-kernel
 
+# deps.sh installs the kernel source and build tools when run as root, and
+# otherwise says what to install.
 kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITRAMFS))),$(IMAGE)))
+	$(KERNEL_ROOT)/scripts/deps.sh kernel
 	KERNEL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_IMAGE='$(KERNEL_IMAGE)' $(KERNEL_BUILD) build
 
+# The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
+# is the kernel just built; the tests build their own variants with
+# scripts/build-kernel.sh in the same build directory.
+# KERNEL_TESTFLAGS=-v shows each step and the consoles.
+KERNEL_TESTFLAGS ?=
+test-kernel: kernel
+	$(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
+		$(or $(GO),go) test -count=1 -timeout 40m $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/
+
 kernel-smoke:
+	$(KERNEL_ROOT)/scripts/deps.sh kernel
 	$(KERNEL_BUILD) smoke-image $(KERNEL_DIR)/smoke.cpio
 	KERNEL_INITRAMFS='$(KERNEL_DIR)/smoke.cpio' KERNEL_IMAGE='$(KERNEL_ROOT)/build/kernel-smoke' \
 		$(KERNEL_BUILD) build

@@ -1,0 +1,295 @@
+package e2e_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slashinit/slashinit/e2e/qemu"
+)
+
+// The minimal kernel of kernel.config (issue 5): a kernel with the image
+// built in, booted with no -initrd, as a diskless server boots it.
+//
+// MINIMAL_KERNEL names the kernel `make kernel` built (the demo image
+// inside); `make test-kernel` builds it and sets it. The tests also build
+// kernels of their own, with test images inside, through
+// scripts/build-kernel.sh and the same build directory (KERNEL_* variables
+// of the environment, as mk/kernel.mk passes them): with the kernel already
+// built, each is a relink of a few tens of seconds.
+
+// minimalKernelEnv names the kernel built by `make kernel`.
+const minimalKernelEnv = "MINIMAL_KERNEL"
+
+// needMinimalKernel skips the test, with the reason, unless QEMU, the
+// project's tools and a minimal kernel are there; it returns the kernel.
+func needMinimalKernel(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("QEMU end-to-end test: skipped with -short")
+	}
+	k := os.Getenv(minimalKernelEnv)
+	if k == "" {
+		t.Skipf("%s is not set: `make test-kernel` builds the minimal kernel (make kernel) and runs these tests with %s=build/bzImage", minimalKernelEnv, minimalKernelEnv)
+	}
+	if _, err := os.Stat(k); err != nil {
+		t.Fatalf("%s=%s: %v (run make kernel)", minimalKernelEnv, k, err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 not installed: run scripts/deps.sh")
+	}
+	if toolsErr != nil {
+		t.Skip(toolsErr)
+	}
+	return k
+}
+
+// buildMinimalKernel builds kernel.config's kernel with image built in, into
+// out, with scripts/build-kernel.sh (what `make kernel` runs).
+func buildMinimalKernel(t *testing.T, image, out string) {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "build")
+	cmd.Dir = tools.Root
+	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s: %v\n%s", image, err, tail(string(b), 40))
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built %s (%d bytes, %s embedded) in %s", out, st.Size(), image, time.Since(start).Round(time.Second))
+}
+
+// markedBoot is the demo's /etc/boot, first printing which kernel's image
+// it belongs to: the marker proves which built-in image is running.
+func markedBoot(t *testing.T, marker string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tools.Root, "configs/rootfs/etc/boot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shebang, rest, _ := strings.Cut(string(b), "\n")
+	return shebang + "\necho \"e2e: built-in image " + marker + "\"\n" + rest
+}
+
+// The kernel prints this only for an initramfs passed by the boot loader
+// or kexec (init/initramfs.c); the built-in image is unpacked silently.
+const externalInitrd = "Trying to unpack rootfs image as initramfs"
+
+// minimalOpts boots a kernel with a built-in image: no -initrd.
+func minimalOpts(kernel string) qemu.Options {
+	opts := bootOpts("")
+	opts.Kernel = kernel
+	return opts
+}
+
+// dmesgRecord is one line of `dmesg -r`: "<prio>[ time] text".
+var dmesgRecord = regexp.MustCompile(`^<(\d+)>(?:\[[ \d.]+\] )?(.*)$`)
+
+// dmesgWarnings returns the kernel's records at warning level or worse and
+// PID 1's ("init: ..."), from `dmesg -r` output, and how many records it
+// read (none read means the format was not understood: nothing was checked).
+// Services' stderr is left out: it reaches the log at the default level
+// (warning) by design.
+func dmesgWarnings(raw string) (warnings []string, records int) {
+	var out []string
+	for _, line := range strings.Split(raw, "\n") {
+		m := dmesgRecord.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		records++
+		prio, _ := strconv.Atoi(m[1])
+		facility, level := prio>>3, prio&7
+		if level > 4 {
+			continue
+		}
+		if facility == 0 || strings.HasPrefix(m[2], "init: ") {
+			out = append(out, line)
+		}
+	}
+	return out, records
+}
+
+func TestDmesgWarnings(t *testing.T) {
+	raw := "<6>[    0.000000] Linux version 6.1\n" +
+		"<4>[    0.100000] Warning: something odd\n" +
+		"<3>[    1.000000] e1000: probe failed\n" +
+		"<12>[    1.500000] init: mount /sys: no such device\n" +
+		"<14>[    1.600000] init: slashinit devel: PID 1 up\n" +
+		"<12>[    2.000000] hello: a line of a service's stderr\n"
+	got, n := dmesgWarnings(raw)
+	if n != 6 {
+		t.Errorf("dmesgWarnings read %d records, want 6", n)
+	}
+	want := []string{
+		"<4>[    0.100000] Warning: something odd",
+		"<3>[    1.000000] e1000: probe failed",
+		"<12>[    1.500000] init: mount /sys: no such device",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("dmesgWarnings =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestMinimalKernel (issue 5): the kernel of `make kernel` boots the demo
+// with no -initrd; a test kernel with a shell shows the mounts, a clean
+// kernel log and the services, then reboots cold and powers off; a first
+// kernel kexecs a second one put at /kernel, which runs its own built-in
+// image with no initrd passed.
+func TestMinimalKernel(t *testing.T) {
+	made := needMinimalKernel(t)
+	dir := t.TempDir()
+
+	t.Run("make-kernel-boots", func(t *testing.T) {
+		// The demo image has no shell for the test: read the console.
+		opts := minimalOpts(made)
+		opts.Shell = false
+		vm := boot(t, opts)
+		expectOrder(t, vm.Console, 0, 120*time.Second,
+			`Run /init as init process`,
+			`init: slashinit \S+: PID 1 up; mounted / /proc /sys /sys/fs/cgroup /dev /dev/pts\n`,
+			`init: started /etc/boot \(pid \d+\)\n`,
+			`boot: Linux \S+ up in \S+, starting services`,
+			`hello: started, pid \d+`)
+		if strings.Contains(vm.Console.String(), externalInitrd) {
+			t.Errorf("the kernel unpacked an external initramfs, but QEMU passed none")
+		}
+		noPanic(t, vm)
+	})
+
+	// The second kernel of the kexec test, also the one the boot, cold
+	// reboot and power-off tests run: the demo, a shell on ttyS1, a marker.
+	k2 := filepath.Join(dir, "kernel-2")
+	buildMinimalKernel(t, image(t, qemu.Image{Files: withShell(map[string]string{
+		"/etc/boot":       markedBoot(t, "two"),
+		"/etc/e2e-kernel": "two\n",
+	})}), k2)
+
+	t.Run("boot", func(t *testing.T) {
+		vm := boot(t, minimalOpts(k2))
+		expect(t, vm.Console, `e2e: built-in image two\n`, 120*time.Second)
+		waitShell(t, vm, 150*time.Second)
+		waitRunning(t, vm, "hello", "getty-ttyS0")
+		checkMounts(t, run(t, vm, "cat /proc/mounts"))
+		raw := run(t, vm, "dmesg -r")
+		w, n := dmesgWarnings(raw)
+		if n == 0 || !strings.Contains(raw, "Run /init as init process") {
+			t.Fatalf("dmesg -r: no kernel log records understood (%d):\n%s", n, tail(raw, 20))
+		}
+		if len(w) > 0 {
+			t.Errorf("warnings in the kernel log (%d records):\n%s", n, strings.Join(w, "\n"))
+		}
+		t.Logf("%d kernel log records, none at warning level or worse from the kernel or PID 1", n)
+		if got := strings.TrimSpace(run(t, vm, "cat /etc/e2e-kernel")); got != "two" {
+			t.Errorf("/etc/e2e-kernel = %q, want two", got)
+		}
+		if strings.Contains(vm.Console.String(), externalInitrd) {
+			t.Errorf("the kernel unpacked an external initramfs, but QEMU passed none")
+		}
+		noPanic(t, vm)
+	})
+
+	t.Run("cold-reboot", func(t *testing.T) {
+		vm := boot(t, minimalOpts(k2))
+		waitShell(t, vm, 150*time.Second)
+		waitRunning(t, vm, "hello", "getty-ttyS0")
+		mark := vm.Console.Len()
+		run(t, vm, "touch /reboot && ((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+		expectOrder(t, vm.Console, mark, 120*time.Second,
+			`init: /reboot exists: cold reboot\n`,
+			`init: sending SIGTERM to all processes\n`,
+			`init: syncing\n`,
+			`init: rebooting\n`,
+			`reboot: Restarting system`)
+		if err := vm.Wait(30 * time.Second); err != nil {
+			t.Fatalf("QEMU (-no-reboot) did not exit after the cold reboot: %v", err)
+		}
+		noPanic(t, vm)
+	})
+
+	t.Run("poweroff", func(t *testing.T) {
+		vm := boot(t, minimalOpts(k2))
+		waitShell(t, vm, 150*time.Second)
+		mark := vm.Console.Len()
+		run(t, vm, "((sleep 1; busybox poweroff) >/dev/null 2>&1 &)")
+		expectOrder(t, vm.Console, mark, 120*time.Second,
+			`init: SIGUSR2: power-off requested\n`,
+			`init: powering off\n`,
+			// ACPI turns the machine off; without it QEMU keeps running.
+			`reboot: Power down`)
+		if err := vm.Wait(30 * time.Second); err != nil {
+			t.Fatalf("QEMU did not exit after the power-off (ACPI missing?): %v", err)
+		}
+		noPanic(t, vm)
+	})
+
+	if t.Failed() {
+		return
+	}
+	t.Run("kexec", func(t *testing.T) {
+		// The first kernel carries the second as a file of its image.
+		k1 := filepath.Join(dir, "kernel-1")
+		buildMinimalKernel(t, image(t, qemu.Image{
+			Files: withShell(map[string]string{
+				"/etc/boot":       markedBoot(t, "one"),
+				"/etc/e2e-kernel": "one\n",
+			}),
+			Host: map[string]string{"/boot/kernel-2": k2},
+		}), k1)
+		opts := minimalOpts(k1)
+		opts.Append += " slashinit_e2e=minimal-kexec"
+		opts.Limit = 8 * time.Minute
+		vm := boot(t, opts)
+		expect(t, vm.Console, `e2e: built-in image one\n`, 120*time.Second)
+		waitShell(t, vm, 150*time.Second)
+		waitRunning(t, vm, "hello", "getty-ttyS0")
+		cmdline1 := strings.TrimSpace(run(t, vm, "cat /proc/cmdline"))
+		if got := strings.TrimSpace(run(t, vm, "cat /etc/e2e-kernel")); got != "one" {
+			t.Fatalf("/etc/e2e-kernel = %q before the kexec, want one", got)
+		}
+
+		// /kernel alone: no /kernel.initrd, no /kernel.cmdline.
+		run(t, vm, "cp /boot/kernel-2 /kernel.tmp && mv /kernel.tmp /kernel && ! test -e /kernel.initrd && ! test -e /kernel.cmdline")
+		mark := vm.Console.Len()
+		// The demo's reboot helper stops runsvdir, and this shell with it.
+		run(t, vm, "((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+		ends := expectOrder(t, vm.Console, mark, 180*time.Second,
+			`init: started /etc/reboot \(pid \d+\)\n`,
+			`init: /kernel loaded: rebooting into it with kexec\n`,
+			`init: rebooting into /kernel\n`,
+			`kexec_core: Starting new kernel`,
+			`Linux version `,
+			`Run /init as init process`,
+			`e2e: built-in image two\n`,
+			`boot: Linux \S+ up in \S+, starting services`)
+		if vm.Exited() {
+			t.Fatalf("QEMU exited: the machine went through the firmware, not kexec: %v", vm.Wait(0))
+		}
+		if n := strings.Count(vm.Console.String(), "Linux version "); n != 2 {
+			t.Errorf("%d kernel banners on the console, want 2", n)
+		}
+		boot2 := since(vm.Console, ends[3])
+		if strings.Contains(boot2, externalInitrd) {
+			t.Errorf("the second kernel unpacked an initramfs passed to it: PID 1 must load /kernel with KEXEC_FILE_NO_INITRAMFS")
+		}
+		waitShell(t, vm, 150*time.Second)
+		waitRunning(t, vm, "hello", "getty-ttyS0")
+		if got := strings.TrimSpace(run(t, vm, "cat /etc/e2e-kernel")); got != "two" {
+			t.Errorf("/etc/e2e-kernel = %q after the kexec, want two (the second kernel's built-in image)", got)
+		}
+		if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != cmdline1 {
+			t.Errorf("/proc/cmdline = %q after the kexec, want the first boot's %q (no /kernel.cmdline)", got, cmdline1)
+		}
+		run(t, vm, "! test -e /boot/kernel-2")
+		noPanic(t, vm)
+	})
+}
