@@ -56,10 +56,12 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 
 # The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
 # is the kernel just built; the tests build their own variants with
-# scripts/build-kernel.sh in the same build directory.
+# scripts/build-kernel.sh in the same build directory. deps.sh all: without
+# QEMU or runit the tests would only skip, which must not pass for a run.
 # KERNEL_TESTFLAGS=-v shows each step and the consoles.
 KERNEL_TESTFLAGS ?=
 test-kernel: kernel
+	$(KERNEL_ROOT)/scripts/deps.sh all
 	$(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
 		$(or $(GO),go) test -count=1 -timeout 40m $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/
 
