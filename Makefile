@@ -95,4 +95,4 @@ install: bin/init
 clean:
 	rm -rf bin $(BUILD)
 
--include mk/kernel.mk
+include mk/kernel.mk
