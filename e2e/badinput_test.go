@@ -54,20 +54,20 @@ esac
 	step("missing",
 		`init: /etc/boot: not found \(status 127\): no such file or directory\n`,
 		`e2e: reboot pass 1\n`,
-		`init: /etc/boot ran only 0s: starting it again in 1s\n`)
+		`init: /etc/boot could not be started: trying again in 1s\n`)
 	step("not-executable",
 		`init: /etc/boot: not executable \(chmod \+x\?\), or on a noexec file system \(status 126\): permission denied\n`,
 		`e2e: reboot pass 2\n`,
-		`init: /etc/boot ran only 0s: starting it again in 2s\n`)
+		`init: /etc/boot could not be started: trying again in 2s\n`)
 	step("dos-line-endings",
 		`init: /etc/boot: bad interpreter: /bin/sh\\r \(the #! line ends with a carriage return: DOS line endings\?\) \(status 127\): no such file or directory\n`,
 		`e2e: reboot pass 3\n`,
-		`init: /etc/boot ran only 0s: starting it again in 4s\n`)
+		`init: /etc/boot could not be started: trying again in 4s\n`)
 	step("missing-interpreter",
 		`init: /etc/boot: bad interpreter: /bin/no-such-shell \(from its #! line\) not found \(status 127\): no such file or directory\n`,
 		`e2e: reboot pass 4\n`,
 		// SLASHINIT_BACKOFF_MAX=4 caps the doubling.
-		`init: /etc/boot ran only 0s: starting it again in 4s\n`)
+		`init: /etc/boot could not be started: trying again in 4s\n`)
 	step("good-again",
 		`init: started /etc/boot \(pid \d+\)\n`,
 		`e2e: good boot runs\n`)

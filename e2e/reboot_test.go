@@ -16,15 +16,18 @@ import (
 // once PID 1 has turned it into a signal). Every VM runs with -no-reboot, so
 // a reboot through the firmware ends QEMU.
 
-// stubbornService ignores SIGTERM, so that the teardown needs its SIGKILL.
-// The ignored disposition survives the exec: sleep ignores SIGTERM too.
-var stubbornService = map[string]string{
-	"/etc/service/stubborn/run": "#!/bin/sh\n# Ignores SIGTERM: only a SIGKILL ends it.\ntrap '' TERM\nexec sleep 1000000\n",
-}
+// stubborn starts a process that ignores SIGTERM and SIGHUP, outside runit
+// (its own session, re-parented to PID 1 once the shell is gone), so that
+// /etc/reboot's `sv force-stop` cannot end it and PID 1's teardown needs
+// its SIGKILL. The ignored dispositions survive the exec: sleep ignores
+// them too. It prints the process's pid.
+// ([1]000042 keeps grep from finding its own command line.)
+const stubborn = `(busybox setsid sh -c "trap '' TERM HUP; exec sleep 1000042" >/dev/null 2>&1 &)
+sleep 1; grep -l '[1]000042' /proc/[0-9]*/cmdline | cut -d/ -f3`
 
 // TestColdReboot: `touch /reboot && /sbin/reboot` (the demo's helper, which
 // stops runsvdir) ends QEMU after a teardown logged in order: SIGTERM to
-// all, the SIGKILL that a service ignoring SIGTERM needs after the grace
+// all, the SIGKILL that a process ignoring SIGTERM needs after the grace
 // period, sync, the unmount of a file system mounted at run time, sync,
 // reboot(2).
 //
@@ -33,16 +36,17 @@ var stubbornService = map[string]string{
 // reboot (SIGTERM to PID 1, see TestBusyboxReboot), never /sbin/reboot.
 func TestColdReboot(t *testing.T) {
 	need(t)
-	img := image(t, qemu.Image{Files: withShell(stubbornService)})
+	img := image(t, qemu.Image{Files: withShell(nil)})
 	opts := bootOpts(img)
 	opts.Append += " SLASHINIT_GRACE=2"
 	vm := boot(t, opts)
 	waitShell(t, vm, 150*time.Second)
-	waitRunning(t, vm, "stubborn", "hello", "getty-ttyS0")
-	// The stubborn service really ignores SIGTERM (bit 15 of SigIgn).
-	ign := run(t, vm, `grep SigIgn /proc/$(cat /etc/service/stubborn/supervise/pid)/status`)
+	waitRunning(t, vm, "hello", "getty-ttyS0")
+	pid := strings.TrimSpace(run(t, vm, stubborn))
+	// The stubborn process really ignores SIGTERM (bit 15 of SigIgn).
+	ign := run(t, vm, "grep SigIgn /proc/"+pid+"/status")
 	if !sigIgnored(ign, 15) {
-		t.Fatalf("the stubborn service does not ignore SIGTERM: %q", ign)
+		t.Fatalf("the stubborn process %q does not ignore SIGTERM: %q", pid, ign)
 	}
 	run(t, vm, "mkdir -p /mnt && mount -t tmpfs e2e-tmpfs /mnt && echo data > /mnt/file")
 	if m := run(t, vm, "cat /proc/mounts"); !strings.Contains(m, "e2e-tmpfs /mnt tmpfs") {

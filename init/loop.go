@@ -112,9 +112,14 @@ func (p *pid1) decide() decision {
 // loadKernel loads /kernel unless kexec is off, in which case an existing
 // /kernel is reported as not loadable, with the reason.
 func (p *pid1) loadKernel() (bool, error) {
+	st, err := os.Stat(filepath.Join(p.root, kexec.KernelFile))
 	if p.noKexec != nil {
-		_, err := os.Stat(filepath.Join(p.root, kexec.KernelFile))
 		return err == nil, p.noKexec
+	}
+	if err == nil {
+		// Loading a large kernel and initrd takes seconds on a slow
+		// machine: say what the pause is.
+		p.logf(kmsg.Info, "loading /%s (%d bytes) with kexec_file_load", kexec.KernelFile, st.Size())
 	}
 	return p.sys.loadKernel(p.root)
 }
@@ -170,7 +175,11 @@ func (p *pid1) restartUserspace(boot stageResult) {
 	p.stopAll()
 	wait := p.backoff.after(boot.ran, boot.requested)
 	if wait > 0 {
-		p.logf(kmsg.Notice, "%s ran only %s: starting it again in %s", bootPath, round(boot.ran), round(wait))
+		if boot.spawnErr != nil {
+			p.logf(kmsg.Notice, "%s could not be started: trying again in %s", bootPath, round(wait))
+		} else {
+			p.logf(kmsg.Notice, "%s ran only %s: starting it again in %s", bootPath, round(boot.ran), round(wait))
+		}
 		p.pause(wait)
 	}
 }

@@ -262,4 +262,7 @@ func (t *Tools) BuildImage(img Image) (string, error) {
 // guest's ttyS1 (the VM's Shell stream), away from the console's kernel log.
 var ShellService = map[string]string{
 	"/etc/service/shell-ttyS1/run": "#!/bin/sh\nexec getty -n -l /bin/sh 115200 ttyS1 linux\n",
+	// An interactive shell ignores SIGTERM: hang it up when runsv stops it
+	// (see configs/rootfs/etc/service/getty-ttyS0/control/t).
+	"/etc/service/shell-ttyS1/control/t": "#!/bin/sh\n[ -r supervise/pid ] && kill -HUP \"$(cat supervise/pid)\" 2>/dev/null\nexit 1\n",
 }
