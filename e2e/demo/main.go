@@ -62,9 +62,11 @@ func main() {
 	}
 
 	opts := qemu.Options{
-		Kernel:   kernel,
-		Initrd:   first,
-		Append:   "loglevel=6 panic=-1",
+		Kernel: kernel,
+		Initrd: first,
+		// loglevel=7: the kernel's "Run /init" and PID 1's records are
+		// KERN_INFO, which the console shows only from loglevel 7.
+		Append:   "loglevel=7 panic=-1",
 		NoReboot: true,
 		Shell:    true,
 		Limit:    6 * time.Minute,
@@ -116,10 +118,16 @@ func main() {
 		return waitServices(shell)
 	}) && do("/proc/mounts is what the README says", func() (string, error) {
 		out, err := shell("cat /proc/mounts")
-		if err == nil {
-			fmt.Print(indent(out))
+		if err != nil {
+			return "", err
 		}
-		return "", err
+		fmt.Print(indent(out))
+		for _, m := range []string{" / rootfs ", " /proc proc ", " /sys sysfs ", " /sys/fs/cgroup cgroup2 ", " /dev devtmpfs ", " /dev/pts devpts "} {
+			if !strings.Contains(out, m) {
+				return "", fmt.Errorf("no %q line", strings.TrimSpace(m))
+			}
+		}
+		return "6 file systems", nil
 	}) && do("update: new /kernel, /kernel.initrd and /kernel.cmdline, then reboot", func() (string, error) {
 		_, err := shell(`cp /boot/vmlinuz /kernel.tmp && mv /kernel.tmp /kernel && ` +
 			`cp /boot/initrd.img /kernel.initrd && ` +
@@ -128,7 +136,7 @@ func main() {
 		if err != nil {
 			return "", err
 		}
-		m, err := vm.Console.Expect(`init: .*kexec.*`, 120*time.Second)
+		m, err := vm.Console.Expect(`init: /kernel loaded: rebooting into it with kexec`, 120*time.Second)
 		if err != nil {
 			return "", err
 		}
