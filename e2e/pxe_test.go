@@ -1,0 +1,449 @@
+package e2e_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slashinit/slashinit/e2e/qemu"
+)
+
+// The life of a diskless server (issue 6), in QEMU with its iPXE ROM and
+// user-mode network: the test's HTTP server on the host's loopback (the
+// guest's 10.0.2.2) serves the iPXE script, Debian's kernel and an image
+// built from configs/ with `-kmod e1000`, and later the updates. The
+// firmware's output is on the console (SeaBIOS's serial console), so every
+// pass through the firmware shows as an "iPXE initialising devices" line,
+// and the server counts every fetch.
+
+// pxe is one network-boot setup: the server and what it publishes.
+type pxe struct {
+	srv     *qemu.FileServer
+	kver    string // release of the kernel, for -kmod
+	kmod    []string
+	image   string // the image the network boot serves
+	cmdline string // the kernel command line of the iPXE script
+}
+
+// pxeBanner is printed by iPXE each time the firmware runs it.
+const pxeBanner = "iPXE initialising devices"
+
+// newPXE builds the demo system with the NIC driver and publishes it for a
+// network boot.
+func newPXE(t *testing.T) *pxe {
+	t.Helper()
+	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
+	if kver == filepath.Base(kernel) {
+		t.Skipf("cannot tell the release of kernel %s from its name (want vmlinuz-VERSION) for -kver", kernel)
+	}
+	if _, err := os.Stat(filepath.Join("/lib/modules", kver, "modules.dep")); err != nil {
+		t.Skipf("modules of kernel %s not installed (linux-image-amd64): %v", kver, err)
+	}
+	srv, err := qemu.ServeFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pxe{srv: srv, kver: kver, kmod: []string{"-kmod", "e1000", "-kver", kver}}
+	t.Cleanup(func() {
+		srv.Close()
+		if t.Failed() {
+			t.Logf("HTTP requests from the guest:\n%s", srv.Log())
+		}
+	})
+	p.image = image(t, qemu.Image{Files: withShell(nil), Extra: p.kmod})
+	// UPDATE_URL and UPDATE_INTERVAL reach the services through PID 1's
+	// environment: the kernel passes NAME=value words on to PID 1.
+	p.cmdline = fmt.Sprintf("console=ttyS0 loglevel=7 panic=-1 UPDATE_URL=%s UPDATE_INTERVAL=2", srv.URL("update/"))
+	srv.Put("boot.ipxe", []byte(fmt.Sprintf(`#!ipxe
+echo slashinit: network boot
+kernel %s %s
+initrd %s
+boot
+`, srv.URL("vmlinuz"), p.cmdline, srv.URL("initrd.img"))))
+	if err := srv.PutFile("vmlinuz", kernel); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.PutFile("initrd.img", p.image); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// opts boots from the network: no -kernel, no -initrd.
+func (p *pxe) opts(noReboot bool) qemu.Options {
+	return qemu.Options{
+		Args:     qemu.Net{BootFile: p.srv.URL("boot.ipxe"), Boot: true}.Args(),
+		NoReboot: noReboot,
+		Shell:    true,
+		MemoryMB: 1024, // the running system, plus a downloaded kernel and image
+		Limit:    8 * time.Minute,
+	}
+}
+
+// publish puts a release in update/ on the server: the files, and
+// SHA256SUMS listing the checksums of sums (the files as they should be,
+// which a test may serve corrupted). It returns the release's name as the
+// update service computes it.
+func (p *pxe) publish(t *testing.T, files, sums map[string][]byte) string {
+	t.Helper()
+	var list strings.Builder
+	for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline"} {
+		if b, ok := sums[name]; ok {
+			fmt.Fprintf(&list, "%x  %s\n", sha256.Sum256(b), name)
+		}
+	}
+	for name, b := range files {
+		p.srv.Put("update/"+name, b)
+	}
+	p.srv.Put("update/SHA256SUMS", []byte(list.String()))
+	sum := sha256.Sum256([]byte(list.String()))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// pxeBoot waits for a network boot to reach a shell: the firmware runs
+// iPXE, iPXE runs the script, the kernel starts, /etc/boot runs.
+func pxeBoot(t *testing.T, vm *qemu.VM, mark int) {
+	t.Helper()
+	expectOrder(t, vm.Console, mark, 4*time.Minute,
+		regexp.QuoteMeta(pxeBanner),
+		`boot\.ipxe : \d+ bytes \[script\]`,
+		`slashinit: network boot`,
+		`Linux version `,
+		`boot: Linux \S+ up in `)
+	waitShell(t, vm, 2*time.Minute)
+}
+
+// waitNetwork waits for udhcpc to have configured eth0 with the address
+// QEMU's DHCP server hands out.
+func waitNetwork(t *testing.T, vm *qemu.VM) string {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		out, _ = vm.Run("ip -4 addr show dev eth0", 30*time.Second)
+		if strings.Contains(out, "inet "+qemu.GuestAddr+"/24 ") {
+			return out
+		}
+	}
+	t.Fatalf("eth0 has no address %s after 90 s:\n%s", qemu.GuestAddr, out)
+	return ""
+}
+
+// checkHits compares the server's request counts with want.
+func checkHits(t *testing.T, srv *qemu.FileServer, want map[string]int) {
+	t.Helper()
+	for name, n := range want {
+		if got := srv.Hits(name); got != n {
+			t.Errorf("%s fetched %d times, want %d", name, got, n)
+		}
+	}
+}
+
+// TestPXE: scenario 1 (network boot, /etc/boot runs, network up), 3 (a
+// corrupt update replaces nothing and the services keep running), a release
+// whose kernel PID 1 refuses (removed, not retried), and 4 (a cold reboot
+// goes back through the firmware and iPXE and boots again). QEMU runs
+// without -no-reboot, so a reboot restarts the machine.
+func TestPXE(t *testing.T) {
+	need(t)
+	p := newPXE(t)
+	vm := boot(t, p.opts(false))
+	pxeBoot(t, vm, 0)
+
+	t.Run("network", func(t *testing.T) {
+		addr := waitNetwork(t, vm)
+		t.Logf("eth0: %s", strings.TrimSpace(addr))
+		if r := run(t, vm, "ip route"); !strings.Contains(r, "default via "+qemu.HostAddr+" dev eth0") {
+			t.Errorf("no default route via %s:\n%s", qemu.HostAddr, r)
+		}
+		if r := run(t, vm, "cat /etc/resolv.conf"); !strings.Contains(r, "nameserver "+qemu.DNSAddr) {
+			t.Errorf("/etc/resolv.conf lacks nameserver %s:\n%s", qemu.DNSAddr, r)
+		}
+		// The driver came from the image, loaded by its PCI modalias.
+		if r := run(t, vm, "cat /proc/modules"); !regexp.MustCompile(`(?m)^e1000 `).MatchString(r) {
+			t.Errorf("e1000 not loaded:\n%s", r)
+		}
+		if !strings.Contains(vm.Console.String(), "udhcpc: bound: eth0 "+qemu.GuestAddr+"/24 router "+qemu.HostAddr) {
+			t.Error("the udhcpc script did not log the lease on the console (kmsg)")
+		}
+		// The guest reaches the host through the network it configured.
+		p.srv.Put("probe", []byte("slashinit-probe-ok\n"))
+		if r := run(t, vm, "wget -q -O - "+p.srv.URL("probe")); !strings.Contains(r, "slashinit-probe-ok") {
+			t.Errorf("wget from the guest: %q", r)
+		}
+		waitRunning(t, vm, "network", "update", "hello", "getty-ttyS0")
+		checkHits(t, p.srv, map[string]int{"boot.ipxe": 1, "vmlinuz": 1, "initrd.img": 1})
+		// No release published yet: the update service polls every 2 s
+		// but says so only when the reason changes (network not up yet,
+		// then 404).
+		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < 4 && time.Now().Before(deadline); {
+			time.Sleep(time.Second)
+		}
+		polls := p.srv.Hits("update/SHA256SUMS")
+		if n := strings.Count(vm.Console.String(), "update: no release at "+p.srv.URL("update/SHA256SUMS")); n < 1 || n > 3 || polls <= n {
+			t.Errorf("the update service logged a missing release %d times for %d polls, want 1 to 3 lines for more polls", n, polls)
+		}
+	})
+
+	t.Run("corrupt-update", func(t *testing.T) {
+		before := waitRunning(t, vm, "network", "update", "hello")
+		k, err := os.ReadFile(kernel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		initrd, err := os.ReadFile(p.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmdline := []byte(p.cmdline + " slashinit_e2e=corrupt\n")
+		// The server sends a kernel cut short, as an interrupted
+		// transfer leaves it; SHA256SUMS lists the whole kernel's sum.
+		mark := vm.Console.Len()
+		release := p.publish(t,
+			map[string][]byte{"kernel": k[:len(k)/2], "kernel.initrd": initrd, "kernel.cmdline": cmdline},
+			map[string][]byte{"kernel": k, "kernel.initrd": initrd, "kernel.cmdline": cmdline})
+		expectOrder(t, vm.Console, mark, 90*time.Second,
+			`update: release `+release+`: kernel: checksum mismatch \(published [0-9a-f]{64}, downloaded [0-9a-f]{64}\): nothing replaced`)
+		// It keeps polling (every 2 s) and failing, without a reboot.
+		hits := p.srv.Hits("update/kernel")
+		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/kernel") < hits+2; time.Sleep(time.Second) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the update service stopped polling: update/kernel fetched %d times", p.srv.Hits("update/kernel"))
+			}
+		}
+		// Withdraw the release and let one more poll pass, so that no
+		// download is in flight: then no file may be left, not even a
+		// .tmp one.
+		for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline", "SHA256SUMS"} {
+			p.srv.Delete("update/" + name)
+		}
+		polls := p.srv.Hits("update/SHA256SUMS")
+		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+2; time.Sleep(time.Second) {
+			if time.Now().After(deadline) {
+				t.Fatal("the update service stopped polling")
+			}
+		}
+		out, err := vm.Run("ls -d /kernel* 2>&1", 30*time.Second)
+		if err == nil || strings.Contains(out, "/kernel") && !strings.Contains(out, "No such file") {
+			t.Errorf("files left behind after a bad checksum: %q", out)
+		}
+		after := waitRunning(t, vm, "network", "update", "hello")
+		for _, s := range []string{"network", "update", "hello"} {
+			if after[s] != before[s] {
+				t.Errorf("service %s restarted (pid %s, then %s): the corrupt release should not disturb it", s, before[s], after[s])
+			}
+		}
+		if n := strings.Count(vm.Console.String(), "Linux version "); n != 1 || vm.Exited() {
+			t.Errorf("%d kernel banners, QEMU exited: %v: the machine rebooted", n, vm.Exited())
+		}
+		if r := run(t, vm, "cat /proc/cmdline"); strings.Contains(r, "slashinit_e2e=corrupt") {
+			t.Errorf("running the corrupt release's command line: %s", r)
+		}
+	})
+
+	t.Run("refused-release", func(t *testing.T) {
+		// A release published broken: its checksums match, but its
+		// kernel is cut short. The service puts it in place and
+		// reboots; PID 1 checks the kernel before kexec, refuses it
+		// and restarts userspace; the service then removes the files
+		// and skips that release instead of trying it again and again.
+		k, err := os.ReadFile(kernel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		initrd, err := os.ReadFile(p.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{"kernel": k[:len(k)/2], "kernel.initrd": initrd, "kernel.cmdline": []byte(p.cmdline + " slashinit_e2e=refused\n")}
+		mark := vm.Console.Len()
+		release := p.publish(t, files, files)
+		expectOrder(t, vm.Console, mark, 2*time.Minute,
+			`update: release `+release+`: /kernel \(\d+ bytes\).* in place: rebooting into it with kexec`,
+			`init: cannot load /kernel: `,
+			`init: started /etc/boot`,
+			`update: release `+release+` did not boot \(PID 1 could not load its /kernel`)
+		waitShell(t, vm, 2*time.Minute)
+		fetched := p.srv.Hits("update/kernel")
+		polls := p.srv.Hits("update/SHA256SUMS")
+		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+3; time.Sleep(time.Second) {
+			if time.Now().After(deadline) {
+				t.Fatal("the update service stopped polling")
+			}
+		}
+		if n := p.srv.Hits("update/kernel"); n != fetched {
+			t.Errorf("the refused release was fetched again (%d times, then %d)", fetched, n)
+		}
+		if out, err := vm.Run("ls -d /kernel* 2>&1", 30*time.Second); err == nil || !strings.Contains(out, "No such file") {
+			t.Errorf("files of the refused release left behind: %q", out)
+		}
+		waitRunning(t, vm, "network", "update", "hello")
+		if n := strings.Count(vm.Console.String(), "Linux version "); n != 1 || vm.Exited() {
+			t.Errorf("%d kernel banners, QEMU exited: %v: want the same kernel still running", n, vm.Exited())
+		}
+		for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline", "SHA256SUMS"} {
+			p.srv.Delete("update/" + name)
+		}
+	})
+
+	t.Run("cold-reboot", func(t *testing.T) {
+		mark := vm.Console.Len()
+		// The reboot helper stops runsvdir and this shell with it: run
+		// it detached, a second later.
+		run(t, vm, "touch /reboot && ((sleep 1; reboot) >/dev/null 2>&1 &)")
+		expectOrder(t, vm.Console, mark, 2*time.Minute, `reboot: Restarting system`)
+		pxeBoot(t, vm, mark)
+		if vm.Exited() {
+			t.Fatal("QEMU exited")
+		}
+		console := vm.Console.String()
+		if n := strings.Count(console, pxeBanner); n != 2 {
+			t.Errorf("%d iPXE banners on the console, want 2", n)
+		}
+		if n := strings.Count(console, "Linux version "); n != 2 {
+			t.Errorf("%d kernel banners on the console, want 2", n)
+		}
+		checkHits(t, p.srv, map[string]int{"boot.ipxe": 2, "vmlinuz": 2, "initrd.img": 2})
+		// A fresh system from the network: /reboot is gone, the network
+		// is up again.
+		if out, err := vm.Run("test -e /reboot", 10*time.Second); err == nil {
+			t.Errorf("/reboot exists after the cold reboot: %s", out)
+		}
+		waitNetwork(t, vm)
+	})
+	noPanic(t, vm)
+}
+
+// TestPXEUpdate: scenario 2. After a network boot, the test publishes a new
+// release (the kernel, an image with a marker file, a command line with a
+// marker); the update service fetches and checks it and PID 1 kexecs into
+// it, without going through the firmware: QEMU runs with -no-reboot, iPXE
+// runs once, the iPXE script and the PXE kernel are fetched once.
+func TestPXEUpdate(t *testing.T) {
+	need(t)
+	p := newPXE(t)
+	vm := boot(t, p.opts(true))
+	pxeBoot(t, vm, 0)
+	waitNetwork(t, vm)
+
+	img2 := image(t, qemu.Image{Files: withShell(map[string]string{"/etc/release": "2\n"}), Extra: p.kmod})
+	k, err := os.ReadFile(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, err := os.ReadFile(img2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := []byte(p.cmdline + " slashinit_e2e=release2\n")
+	files := map[string][]byte{"kernel": k, "kernel.initrd": initrd, "kernel.cmdline": cmdline}
+	mark := vm.Console.Len()
+	release := p.publish(t, files, files)
+	expectOrder(t, vm.Console, mark, 3*time.Minute,
+		`update: release `+release+`: /kernel \(\d+ bytes\), /kernel\.initrd and /kernel\.cmdline verified and in place: rebooting into it with kexec`,
+		`init: loading /kernel`,
+		`kexec_core: Starting new kernel`,
+		`Linux version `,
+		`boot: Linux \S+ up in `,
+		// The new system knows it runs this release: no second update.
+		`update: release `+release+` is running: nothing to do`)
+	waitShell(t, vm, 2*time.Minute)
+
+	cmd := run(t, vm, "cat /proc/cmdline")
+	for _, w := range []string{"slashinit_e2e=release2", "UPDATE_RELEASE=" + release} {
+		if !strings.Contains(cmd, w) {
+			t.Errorf("/proc/cmdline %q lacks %s", strings.TrimSpace(cmd), w)
+		}
+	}
+	if r := strings.TrimSpace(run(t, vm, "cat /etc/release")); r != "2" {
+		t.Errorf("/etc/release = %q: not the published image", r)
+	}
+	waitNetwork(t, vm)
+	if vm.Exited() {
+		t.Fatal("QEMU exited: the update went through a firmware reboot")
+	}
+	console := vm.Console.String()
+	if n := strings.Count(console, pxeBanner); n != 1 {
+		t.Errorf("%d iPXE banners on the console, want 1: the update went through the firmware", n)
+	}
+	if n := strings.Count(console, "Linux version "); n != 2 {
+		t.Errorf("%d kernel banners, want 2", n)
+	}
+	checkHits(t, p.srv, map[string]int{"boot.ipxe": 1, "vmlinuz": 1, "initrd.img": 1,
+		"update/kernel": 1, "update/kernel.initrd": 1, "update/kernel.cmdline": 1})
+	noPanic(t, vm)
+}
+
+// The files of Debian's pxelinux and syslinux-common that a PXE server
+// serves over TFTP.
+var pxelinuxFiles = map[string]string{
+	"pxelinux.0":  "/usr/lib/PXELINUX/pxelinux.0",
+	"ldlinux.c32": "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+}
+
+// TestPXELinux: classic PXE with pxelinux instead of iPXE scripts, over
+// QEMU's TFTP server, with the configuration the README gives: the firmware
+// loads pxelinux.0, which reads pxelinux.cfg/default and loads the kernel
+// and the image. Skipped without Debian's pxelinux and syslinux-common.
+func TestPXELinux(t *testing.T) {
+	need(t)
+	for _, f := range pxelinuxFiles {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("pxelinux not installed (apt-get install pxelinux syslinux-common): %v", err)
+		}
+	}
+	p := newPXE(t) // for the image; its HTTP server stays unused
+	tftp := t.TempDir()
+	files := map[string]string{"slashinit/vmlinuz": kernel, "slashinit/initrd.img": p.image}
+	for name, host := range pxelinuxFiles {
+		files[name] = host
+	}
+	for name, host := range files {
+		b, err := os.ReadFile(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tftp, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tftp, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := `DEFAULT slashinit
+LABEL slashinit
+  KERNEL slashinit/vmlinuz
+  INITRD slashinit/initrd.img
+  APPEND console=ttyS0 loglevel=7 panic=-1 slashinit_e2e=pxelinux
+`
+	if err := os.MkdirAll(filepath.Join(tftp, "pxelinux.cfg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tftp, "pxelinux.cfg/default"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := p.opts(true)
+	opts.Args = qemu.Net{TFTP: tftp, BootFile: "pxelinux.0", Boot: true}.Args()
+	vm := boot(t, opts)
+	expectOrder(t, vm.Console, 0, 4*time.Minute,
+		regexp.QuoteMeta(pxeBanner),
+		`PXELINUX \d`,
+		`Loading slashinit/vmlinuz\.\.\. ?ok`,
+		`Loading slashinit/initrd\.img\.\.\. ?ok`,
+		`Linux version `,
+		`boot: Linux \S+ up in `)
+	waitShell(t, vm, 2*time.Minute)
+	cmd := run(t, vm, "cat /proc/cmdline")
+	for _, w := range []string{"slashinit_e2e=pxelinux", "BOOT_IMAGE=slashinit/vmlinuz"} {
+		if !strings.Contains(cmd, w) {
+			t.Errorf("/proc/cmdline %q lacks %s", strings.TrimSpace(cmd), w)
+		}
+	}
+	waitNetwork(t, vm)
+	noPanic(t, vm)
+}
