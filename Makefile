@@ -3,6 +3,7 @@
 #   make            bin/init and bin/mkinitramfs (static, stripped)
 #   make image      the demo image build/demo.cpio.gz from configs/
 #   make run        boot the demo image in QEMU, serial console on this terminal
+#   make run-pxe    the same, booted from the network by QEMU's iPXE
 #   make demo       the same boot, scripted, narrated, with a summary
 #   make test       unit, namespace and QEMU end-to-end tests (what CI runs)
 #   make test-kernel  build the minimal kernel and run its QEMU tests
@@ -20,6 +21,10 @@ QEMU    ?= qemu-system-x86_64
 # KVM does not work on the development machines (see README): TCG by default.
 ACCEL   ?= tcg
 COMPRESS ?= gzip
+# The NIC driver QEMU's e1000 needs, from the modules of the kernel booted
+# (Debian's has it as a module), when that kernel's modules are installed.
+KVER    ?= $(patsubst vmlinuz-%,%,$(notdir $(KERNEL)))
+KMODS   ?= $(if $(wildcard /lib/modules/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER))
 GOFLAGS_BUILD = -trimpath -ldflags='-s -w -buildid='
 RUNIT   = $(BUILD)/runit/usr/bin
 RUNIT_BINS = runsvdir runsv sv svlogd chpst
@@ -27,7 +32,7 @@ IMAGE   = $(BUILD)/demo.cpio.gz
 
 export CGO_ENABLED = 0
 
-.PHONY: all deps image run demo test test-unit test-e2e test-kernel bench install fuzz clean vet
+.PHONY: all deps image run run-pxe demo test test-unit test-e2e test-kernel bench install fuzz clean vet
 
 all: bin/init bin/mkinitramfs
 
@@ -50,14 +55,24 @@ image: $(IMAGE)
 $(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
 	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
-		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
 # Quit QEMU with Ctrl-A X; `poweroff` in the guest shell also ends it.
 run: deps image
 	$(QEMU) -accel $(ACCEL) -m 1024 -display none -serial mon:stdio -no-reboot \
+		-nic user,model=e1000 \
 		-kernel $(KERNEL) -initrd $(IMAGE) \
-		-append "console=ttyS0 loglevel=6 panic=-1 printk.devkmsg=on"
+		-append "console=ttyS0 loglevel=6 panic=-1"
+
+# The same system booted from the network, as a diskless server boots: QEMU's
+# iPXE ROM fetches the kernel and image from QEMU's TFTP server. No
+# -no-reboot: `touch /reboot && reboot` goes back through the firmware and PXE.
+run-pxe: deps image
+	@mkdir -p $(BUILD)/pxe && cp $(KERNEL) $(BUILD)/pxe/vmlinuz && cp $(IMAGE) $(BUILD)/pxe/initrd.img
+	printf '#!ipxe\nkernel vmlinuz console=ttyS0 loglevel=6 panic=-1\ninitrd initrd.img\nboot\n' > $(BUILD)/pxe/boot.ipxe
+	$(QEMU) -accel $(ACCEL) -m 1024 -display none -serial mon:stdio -boot n -machine graphics=off \
+		-nic user,model=e1000,tftp=$(BUILD)/pxe,bootfile=boot.ipxe
 
 demo: deps
 	$(GO) run ./e2e/demo -kernel $(KERNEL)

@@ -5,7 +5,8 @@
 #   scripts/deps.sh [base|kernel|all]    (default: base)
 #
 # base:   QEMU, Debian's kernel, busybox-static, runit (unpacked under build/),
-#         GNU cpio and the compressors the tests check images with, tini.
+#         GNU cpio and the compressors the tests check images with, tini,
+#         pxelinux for the classic PXE test.
 # kernel: what `make kernel` needs: the kernel source and its build tools.
 #
 # As root on Debian or Ubuntu it runs apt-get; otherwise it prints the exact
@@ -16,7 +17,7 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini"
+base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common"
 kernel_pkgs="linux-source-6.1 flex bison bc libelf-dev libssl-dev make gcc"
 
 case $group in
