@@ -789,10 +789,11 @@ func TestNSBadBoot(t *testing.T) {
 		name   string
 		boot   *nsFile
 		reason string
+		again  string // how the backoff is announced
 	}{
-		{"missing", nil, "/etc/boot: not found (status 127)"},
-		{"not executable", &nsFile{"#!/bin/sh\nexit 0\n", 0o644}, "/etc/boot: not executable (chmod +x?)"},
-		{"crashing", &nsFile{"#!/bin/sh\nkill -SEGV $$\n", 0o755}, "/etc/boot (pid "},
+		{"missing", nil, "/etc/boot: not found (status 127)", "could not be started: trying again in"},
+		{"not executable", &nsFile{"#!/bin/sh\nexit 0\n", 0o644}, "/etc/boot: not executable (chmod +x?)", "could not be started: trying again in"},
+		{"crashing", &nsFile{"#!/bin/sh\nkill -SEGV $$\n", 0o755}, "/etc/boot (pid ", "starting it again in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string]nsFile{}
@@ -818,7 +819,7 @@ func TestNSBadBoot(t *testing.T) {
 			if tc.name == "crashing" {
 				r.waitKmsg(5*time.Second, "was killed by SIGSEGV (status 139)")
 			}
-			r.waitKmsg(5*time.Second, "starting it again in 1s", "starting it again in 2s", "starting it again in 4s")
+			r.waitKmsg(5*time.Second, tc.again+" 1s", tc.again+" 2s", tc.again+" 4s")
 			if !r.alive() {
 				t.Fatalf("PID 1 died: %v", r.state)
 			}
