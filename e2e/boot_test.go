@@ -62,6 +62,17 @@ func TestBoot(t *testing.T) {
 		}
 	})
 
+	t.Run("pid1-memory", func(t *testing.T) {
+		// PID 1 is built with GODEBUG=disablethp=1 (Makefile INIT_LDFLAGS):
+		// Debian's kernel has transparent huge pages "always", and without
+		// it the Go heap holds a 2 MiB huge page for the life of the server.
+		rollup := run(t, vm, "cat /proc/1/smaps_rollup")
+		t.Logf("PID 1 under QEMU (Debian's kernel):\n%s", rollup)
+		if m := regexp.MustCompile(`AnonHugePages:\s+(\d+) kB`).FindStringSubmatch(rollup); m == nil || m[1] != "0" {
+			t.Errorf("PID 1 holds transparent huge pages: %v", m)
+		}
+	})
+
 	t.Run("mounts", func(t *testing.T) {
 		mounts := run(t, vm, "cat /proc/mounts")
 		checkMounts(t, mounts)

@@ -196,7 +196,8 @@ func initBinary(t *testing.T) string {
 		}
 		builtInit.dir = dir
 		builtInit.path = filepath.Join(dir, "init")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", builtInit.path, ".")
+		// As the Makefile builds bin/init (INIT_LDFLAGS: disablethp=1).
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -X=runtime.godebugDefault=disablethp=1", "-o", builtInit.path, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			builtInit.err = fmt.Errorf("go build: %v\n%s", err, out)

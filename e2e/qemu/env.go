@@ -103,6 +103,10 @@ type Tools struct {
 	mu           sync.Mutex
 }
 
+// InitLDFlags are the linker flags bin/init is built with beyond -s -w
+// (see the Makefile's INIT_LDFLAGS: GODEBUG=disablethp=1 by default).
+const InitLDFlags = "-X=runtime.godebugDefault=disablethp=1"
+
 // RunitBinaries are the runit tools the demo image carries.
 var RunitBinaries = []string{"runsvdir", "runsv", "sv", "svlogd", "chpst"}
 
@@ -115,7 +119,11 @@ func BuildTools(dir string) (*Tools, error) {
 	}
 	t := &Tools{Root: root, Dir: dir, Init: filepath.Join(dir, "init"), Mkinitramfs: filepath.Join(dir, "mkinitramfs")}
 	for out, pkg := range map[string]string{t.Init: "./init", t.Mkinitramfs: "./mkinitramfs"} {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+		ldflags := "-ldflags=-s -w"
+		if pkg == "./init" {
+			ldflags += " " + InitLDFlags // as the Makefile builds it
+		}
+		cmd := exec.Command("go", "build", "-trimpath", ldflags, "-o", out, pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
