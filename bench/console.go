@@ -148,7 +148,9 @@ func kernelTime(line string) (time.Duration, bool) {
 	}
 	s, err1 := strconv.ParseInt(m[1], 10, 64)
 	us, err2 := strconv.ParseInt(m[2], 10, 64)
-	if err1 != nil || err2 != nil {
+	// Beyond 2^32 s (136 years of uptime) the line is garbage, and the
+	// Duration would overflow from 2^63 ns (292 years) on.
+	if err1 != nil || err2 != nil || s >= 1<<32 {
 		return 0, false
 	}
 	return time.Duration(s)*time.Second + time.Duration(us)*time.Microsecond, true

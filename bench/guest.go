@@ -105,7 +105,9 @@ exec sleep 1000000
 if [ -e /run/bench-reported ]; then exec sleep 1000000; fi
 : > /run/bench-reported
 sleep 2
-echo "@@bench-boot-id $(cat /proc/sys/kernel/random/boot_id)"
+# A kernel without CONFIG_PROC_SYSCTL has no boot_id.
+id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+echo "@@bench-boot-id ${id:-unknown}"
 cmdline=" $(cat /proc/cmdline) "
 case $cmdline in *" bench.second=1 "*) exec sleep 1000000 ;; esac
 echo "@@bench-report-begin"

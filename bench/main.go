@@ -50,15 +50,15 @@ func main() {
 }
 
 type config struct {
-	n         int
-	figures   map[string]bool
-	raw       string
-	tableOut  string
-	tree      string
-	workDir   string
-	verbose   bool
-	keepGoing bool
-	command   string
+	n        int
+	figures  map[string]bool
+	raw      string
+	tableOut string
+	tree     string
+	workDir  string
+	verbose  bool
+	render   string
+	command  string
 }
 
 var allFigures = []string{"qemu", "native", "memfloor", "update", "compress", "build"}
@@ -73,6 +73,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.tree, "tree", "", "the large tree the image-build figure packs (default: $(go env GOROOT))")
 	flag.StringVar(&c.workDir, "work", "", "work directory for images (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&c.verbose, "v", false, "copy every guest console to stderr")
+	flag.StringVar(&c.render, "render", "", "measure nothing: write the table (-table) from this raw results file (.tsv)")
 	flag.Parse()
 	if c.n < 1 {
 		return c, fmt.Errorf("-n %d: need at least one round", c.n)
@@ -116,6 +117,9 @@ func run() error {
 	cfg, err := parseFlags()
 	if err != nil {
 		return err
+	}
+	if cfg.render != "" {
+		return renderOnly(cfg)
 	}
 	started := time.Now()
 	s := &session{cfg: cfg, res: &results{}}
@@ -220,6 +224,26 @@ func run() error {
 	if s.failures > 0 {
 		return fmt.Errorf("%d steps failed (see above and the notes)", s.failures)
 	}
+	return nil
+}
+
+// renderOnly writes the table of an earlier run from its raw results.
+func renderOnly(cfg config) error {
+	f, err := os.Open(cfg.render)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	meta, res, err := readTSV(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.render, err)
+	}
+	cfg.command = meta["command"]
+	md := report(res, meta, cfg)
+	if err := os.WriteFile(cfg.tableOut, []byte(md), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", cfg.tableOut, err)
+	}
+	fmt.Print(md)
 	return nil
 }
 
@@ -434,9 +458,13 @@ func (s *session) updateFigure() error {
 	// Both second boots boot the same kernel and image: the cold VM
 	// boots second twice; the kexec VM boots first, which holds the
 	// kernel and second as /kernel and /kernel.initrd, and kexecs.
-	images := map[string]string{"kexec": first, "cold": second}
-	s.rounds("update", []string{"kexec", "cold"}, func(how string, round int) error {
-		return s.q.updateRun(how, images[how], round)
+	pxe := filepath.Join(s.work, "pxe")
+	if err := pxeDir(pxe, s.q.kernel, second, "console=ttyS0 "+updateAppend+" bench.reboot=signal"); err != nil {
+		return err
+	}
+	images := map[string]string{"kexec": first, "cold": second, "pxe": second}
+	s.rounds("update", []string{"kexec", "cold", "pxe"}, func(how string, round int) error {
+		return s.q.updateRun(how, images[how], pxe, round)
 	})
 	return nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -140,6 +142,50 @@ func writeTSV(w io.Writer, meta map[string]string, notes []string, samples []sam
 	return err
 }
 
+// readTSV reads back what writeTSV wrote: the machine lines, the notes and
+// every sample.
+func readTSV(r io.Reader) (map[string]string, *results, error) {
+	meta := map[string]string{}
+	res := &results{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	header := false
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "# note: "):
+			res.notes = append(res.notes, strings.TrimPrefix(line, "# note: "))
+		case strings.HasPrefix(line, "# "):
+			if k, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), ": "); ok {
+				meta[k] = v
+			}
+		case !header:
+			if line != "figure\tmetric\tcandidate\tround\tvalue\tunit" {
+				return nil, nil, fmt.Errorf("line %d: not the header of a results file: %q", n, line)
+			}
+			header = true
+		default:
+			f := strings.Split(line, "\t")
+			if len(f) != 6 {
+				return nil, nil, fmt.Errorf("line %d: %d fields, want 6", n, len(f))
+			}
+			round, err1 := strconv.Atoi(f[3])
+			v, err2 := strconv.ParseFloat(f[4], 64)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			res.samples = append(res.samples, sample{Figure: f[0], Metric: f[1], Candidate: f[2], Round: round, Value: v, Unit: f[5]})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	if !header {
+		return nil, nil, errors.New("no header line: not a results file")
+	}
+	return meta, res, nil
+}
+
 // format prints a value in its unit with a sensible number of digits.
 func format(v float64, unit string) string {
 	switch unit {
@@ -192,7 +238,11 @@ func (t table) markdown(r *results) string {
 			continue
 		}
 		ref := summarize(r.values(rw.figure, rw.metric, t.columns[0].key))
-		fmt.Fprintf(&b, "| %s (%s) |", rw.label, rw.unit)
+		if rw.unit == "threads" {
+			fmt.Fprintf(&b, "| %s |", rw.label)
+		} else {
+			fmt.Fprintf(&b, "| %s (%s) |", rw.label, rw.unit)
+		}
 		for i, c := range t.columns {
 			s := summarize(r.values(rw.figure, rw.metric, c.key))
 			if !s.ok {

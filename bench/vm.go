@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ type vmRun struct {
 const baseAppend = "quiet panic=-1"
 
 func (q *qemuBench) start(name, initrd, appendArgs string, noReboot bool) (*vmRun, error) {
+	return q.startOpts(name, qemu.Options{Kernel: q.kernel, Initrd: initrd, Append: appendArgs, NoReboot: noReboot})
+}
+
+// startOpts starts a VM with opts (Log and Limit are set here).
+func (q *qemuBench) startOpts(name string, opts qemu.Options) (*vmRun, error) {
 	var echo func(string)
 	if q.verbose {
 		// Host seconds since QEMU started, to compare with the guest's.
@@ -42,14 +48,8 @@ func (q *qemuBench) start(name, initrd, appendArgs string, noReboot bool) (*vmRu
 		echo = func(l string) { fmt.Fprintf(os.Stderr, "  %s %8.3f| %s\n", name, time.Since(t0).Seconds(), l) }
 	}
 	c := newConsoleLines(echo)
-	vm, err := qemu.Start(qemu.Options{
-		Kernel:   q.kernel,
-		Initrd:   initrd,
-		Append:   appendArgs,
-		NoReboot: noReboot,
-		Log:      c,
-		Limit:    q.limit,
-	})
+	opts.Log, opts.Limit = c, q.limit
+	vm, err := qemu.Start(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +88,17 @@ type guestReport struct {
 }
 
 var (
-	reportBeginRE = regexp.MustCompile(`^@@bench-report-begin$`)
-	reportEndRE   = regexp.MustCompile(`^@@bench-report-end$`)
-	bootIDRE      = regexp.MustCompile(`^@@bench-boot-id (\S+)$`)
+	// Not anchored at the start: another program writing to the console
+	// (a shell's prompt, on a kernel whose built-in image has a getty
+	// there) may share the line.
+	reportBeginRE = regexp.MustCompile(`@@bench-report-begin$`)
+	reportEndRE   = regexp.MustCompile(`@@bench-report-end$`)
+	bootIDRE      = regexp.MustCompile(`@@bench-boot-id (\S+)$`)
 	requestRE     = regexp.MustCompile(`\] bench: reboot-request$`)
 	restartRE     = regexp.MustCompile(`\] reboot: Restarting system`)
-	bootLineRE    = regexp.MustCompile(`^bench: boot$`)
-	statusRE      = regexp.MustCompile(`^(\w+):\s+(\d+)(?: kB)?$`)
+	// /etc/boot's echo, not its kernel record ("[ts] bench: boot").
+	bootLineRE = regexp.MustCompile(`^(?:[^\[].*)?bench: boot$`)
+	statusRE   = regexp.MustCompile(`^(\w+):\s+(\d+)(?: kB)?$`)
 )
 
 // readReport waits for the reporter's output, from console line from on.
@@ -113,7 +117,20 @@ func (r *vmRun) readReport(from int, timeout time.Duration) (guestReport, int, e
 	if err != nil {
 		return rep, 0, r.fail(err)
 	}
-	for _, line := range r.console.between(begin.idx, end.idx) {
+	rep, err = parseReport(rep, r.console.between(begin.idx, end.idx))
+	if err != nil {
+		return rep, end.idx, r.fail(err)
+	}
+	return rep, end.idx, nil
+}
+
+// parseReport reads the reporter's lines (dmesg excerpts, /proc/1/status and
+// smaps_rollup fields) into rep.
+func parseReport(rep guestReport, lines []string) (guestReport, error) {
+	if rep.kib == nil {
+		rep.kib = map[string]float64{}
+	}
+	for _, line := range lines {
 		ts, hasTS := kernelTime(line)
 		switch {
 		case hasTS && strings.Contains(line, " as init process"):
@@ -152,9 +169,9 @@ func (r *vmRun) readReport(from int, timeout time.Duration) (guestReport, int, e
 		}
 	}
 	if len(missing) > 0 {
-		return rep, end.idx, r.fail(fmt.Errorf("the report lacks %s", strings.Join(missing, ", ")))
+		return rep, fmt.Errorf("the report lacks %s", strings.Join(missing, ", "))
 	}
-	return rep, end.idx, nil
+	return rep, nil
 }
 
 // mainRun boots c's image once: hand-over, memory, and (when c reboots)
@@ -234,18 +251,53 @@ var (
 	coldJumpRE  = restartRE
 )
 
+// pxeDir prepares a TFTP directory for QEMU's user-mode network: the
+// kernel, the image and an iPXE script that boots them with cmdline.
+func pxeDir(dir, kernel, image, cmdline string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for dst, src := range map[string]string{"vmlinuz": kernel, "initrd.img": image} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			return err
+		}
+	}
+	script := "#!ipxe\ndhcp\nkernel tftp://10.0.2.2/vmlinuz " + cmdline + "\ninitrd tftp://10.0.2.2/initrd.img\nboot\n"
+	return os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte(script), 0o644)
+}
+
+// pxeArgs boot QEMU from the network: its iPXE ROM, DHCP and TFTP from
+// QEMU's user-mode network, serving dir.
+func pxeArgs(dir string) []string {
+	return []string{"-netdev", "user,id=n0,tftp=" + dir + ",bootfile=boot.ipxe", "-device", "e1000,netdev=n0", "-boot", "n"}
+}
+
 // updateRun times an update of our init from the reboot request on the
 // first boot to the console line of /etc/boot on the second, by the host's
-// clock: by kexec (image holds /kernel) or by a cold reboot through the
-// firmware (QEMU without -no-reboot, /reboot touched).
-func (q *qemuBench) updateRun(how, image string, round int) error {
-	app := updateAppend + " bench.reboot=kexec"
-	noReboot, jumpRE := true, kexecJumpRE
-	if how == "cold" {
-		app = updateAppend + " bench.reboot=signal"
-		noReboot, jumpRE = false, coldJumpRE
+// clock: by kexec (image holds /kernel), by a cold reboot through the
+// firmware (QEMU without -no-reboot, /reboot touched), or by a cold reboot
+// through the firmware and a network boot (iPXE, DHCP, TFTP: how a diskless
+// server boots; pxe is then the directory pxeDir prepared).
+func (q *qemuBench) updateRun(how, image, pxe string, round int) error {
+	var r *vmRun
+	var err error
+	jumpRE := coldJumpRE
+	switch how {
+	case "kexec":
+		jumpRE = kexecJumpRE
+		r, err = q.start("update/"+how, image, updateAppend+" bench.reboot=kexec", true)
+	case "cold":
+		r, err = q.start("update/"+how, image, updateAppend+" bench.reboot=signal", false)
+	case "pxe":
+		// console=ttyS0 is in the iPXE script, with the rest.
+		r, err = q.startOpts("update/"+how, qemu.Options{Args: pxeArgs(pxe)})
+	default:
+		err = fmt.Errorf("unknown update path %q", how)
 	}
-	r, err := q.start("update/"+how, image, app, noReboot)
 	if err != nil {
 		return err
 	}
@@ -268,48 +320,31 @@ func (q *qemuBench) updateRun(how, image string, round int) error {
 		return r.fail(err)
 	}
 	// A restart of userspace would also run /etc/boot again, quickly and
-	// without a new kernel: only a new boot id proves the reboot.
+	// without a new kernel: a new boot id, where the kernel has one, and
+	// console lines whose kernel timestamps started again prove the
+	// reboot.
 	second, err := r.console.wait(boot.idx, bootIDRE, time.Minute, done)
 	if err != nil {
 		return r.fail(err)
 	}
-	if second.m[1] == first.m[1] {
+	if second.m[1] == first.m[1] && first.m[1] != "unknown" {
 		return r.fail(fmt.Errorf("update by %s: the second /etc/boot ran under the same kernel (boot id %s): no reboot happened", how, first.m[1]))
+	}
+	tReq, ok1 := kernelTime(req.line)
+	tJump, ok2 := kernelTime(jump.line)
+	start2 := nextKernelStart(r.console.timed(jump.idx, boot.idx), tJump, ok2)
+	if start2.IsZero() {
+		return r.fail(fmt.Errorf("update by %s: no line of a new kernel between the jump and /etc/boot: no reboot seen", how))
 	}
 	add := func(metric string, v float64) {
 		q.res.add(sample{Figure: "update", Metric: metric, Candidate: how, Round: round, Value: v, Unit: "s"})
 	}
 	add("update_s", boot.at.Sub(req.at).Seconds())
-	tReq, ok1 := kernelTime(req.line)
-	tJump, ok2 := kernelTime(jump.line)
 	if ok1 && ok2 {
 		add("update_first_s", (tJump - tReq).Seconds())
 	}
-	// When the next kernel started, on the host's clock: no line can
-	// arrive before it was logged, so the earliest arrival minus the
-	// line's own timestamp bounds it (lines logged before the console
-	// was up arrive together, later, and give looser bounds). The next
-	// kernel's lines are those from the first whose timestamp went back;
-	// the first kernel may print a line or two after the jump's.
-	var start2 time.Time
-	next := false
-	for _, l := range r.console.timed(jump.idx, boot.idx) {
-		ts, ok := kernelTime(l.text)
-		if !ok {
-			continue
-		}
-		if !next && ok2 && ts >= tJump {
-			continue
-		}
-		next = true
-		if t := l.at.Add(-ts); start2.IsZero() || t.Before(start2) {
-			start2 = t
-		}
-	}
-	if !start2.IsZero() {
-		add("update_gap_s", start2.Sub(jump.at).Seconds())
-		add("update_second_s", boot.at.Sub(start2).Seconds())
-	}
+	add("update_gap_s", start2.Sub(jump.at).Seconds())
+	add("update_second_s", boot.at.Sub(start2).Seconds())
 	return nil
 }
 
@@ -369,6 +404,32 @@ func (q *qemuBench) memRun(key, image, extra string, round int) error {
 	add("threads", rep.threads, "threads")
 	add("handover_ms", ms(rep.marker-rep.runInit), "ms")
 	return nil
+}
+
+// nextKernelStart estimates when the next kernel started, on the host's
+// clock, from the console lines after the jump: no line can arrive before it
+// was logged, so the earliest arrival minus the line's own timestamp bounds
+// it (lines logged before the console was up arrive together, later, and
+// give looser bounds). The next kernel's lines are those from the first
+// whose timestamp went back below the jump's (tJump, when known): the first
+// kernel may print a line or two after the jump's. Zero when no line tells.
+func nextKernelStart(lines []timedLine, tJump time.Duration, jumpKnown bool) time.Time {
+	var start time.Time
+	next := false
+	for _, l := range lines {
+		ts, ok := kernelTime(l.text)
+		if !ok {
+			continue
+		}
+		if !next && jumpKnown && ts >= tJump {
+			continue
+		}
+		next = true
+		if t := l.at.Add(-ts); start.IsZero() || t.Before(start) {
+			start = t
+		}
+	}
+	return start
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
