@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/bench/nsroot"
+	"github.com/slashinit/slashinit/e2e/qemu"
 	"github.com/slashinit/slashinit/initramfs/elfdeps"
 	"github.com/slashinit/slashinit/kmsg"
 )
@@ -325,7 +326,9 @@ func memVariants(root, dir, ourInit string) ([]variant, error) {
 	unstripped := filepath.Join(dir, "init-unstripped")
 	floor := filepath.Join(dir, "floor")
 	floorNoTHP := filepath.Join(dir, "floor-nothp")
-	if err := build(unstripped, "./init", ""); err != nil {
+	// As shipped (qemu.InitLDFlags: GODEBUG=disablethp=1 built in), but
+	// with the symbol tables.
+	if err := build(unstripped, "./init", qemu.InitLDFlags); err != nil {
 		return nil, err
 	}
 	if err := build(floor, "./bench/floor", "-s -w"); err != nil {
