@@ -21,9 +21,11 @@ import (
 // /etc/reboot's `sv force-stop` cannot end it and PID 1's teardown needs
 // its SIGKILL. The ignored dispositions survive the exec: sleep ignores
 // them too. It prints the process's pid.
-// ([1]000042 keeps grep from finding its own command line.)
+// ([1]000042 keeps grep from finding its own command line; 2>/dev/null
+// drops the complaints about processes that exit between the shell's glob
+// and grep's open, which would otherwise land in the pid.)
 const stubborn = `(busybox setsid sh -c "trap '' TERM HUP; exec sleep 1000042" >/dev/null 2>&1 &)
-sleep 1; grep -l '[1]000042' /proc/[0-9]*/cmdline | cut -d/ -f3`
+sleep 1; grep -l '[1]000042' /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3`
 
 // TestColdReboot: `touch /reboot && /sbin/reboot` (the demo's helper, which
 // stops runsvdir) ends QEMU after a teardown logged in order: SIGTERM to
@@ -43,6 +45,9 @@ func TestColdReboot(t *testing.T) {
 	waitShell(t, vm, 150*time.Second)
 	waitRunning(t, vm, "hello", "getty-ttyS0")
 	pid := strings.TrimSpace(run(t, vm, stubborn))
+	if !regexp.MustCompile(`^\d+$`).MatchString(pid) {
+		t.Fatalf("the stubborn process's pid is not one number: %q", pid)
+	}
 	// The stubborn process really ignores SIGTERM (bit 15 of SigIgn).
 	ign := run(t, vm, "grep SigIgn /proc/"+pid+"/status")
 	if !sigIgnored(ign, 15) {
