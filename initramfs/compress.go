@@ -143,17 +143,28 @@ func newCompressor(w io.Writer, c Compression, level int) (io.WriteCloser, error
 }
 
 // newXz writes xz the kernel's decoder (lib/xz) accepts: the LZMA2 filter
-// only, a CRC32 check (it rejects CRC64, the library's default) and a
-// dictionary of at most 1 MiB (Documentation/staging/xz.rst). The library has
-// no presets: level 1 uses a 256 KiB dictionary and the hash-chain matcher
-// (faster), levels 2-9 a 1 MiB dictionary and the binary-tree matcher.
+// only and a CRC32 check (it rejects CRC64, the library's default).
+//
+// The dictionary follows xz(1)'s presets, so -level 6 (the default) gives
+// the 8 MiB of `xz --check=crc32`, which is what Debian's initramfs-tools
+// writes. The kernel unpacks an initramfs with xz_dec_init(XZ_DYNALLOC, -1)
+// (lib/decompress_unxz.c): no limit, the dictionary is allocated for the
+// length of the unpacking and freed. Documentation/staging/xz.rst's advice
+// of 1 MiB is for the decoders that keep it.
+//
+// The matcher is always the library's hash table: its binary tree is about
+// 150 times slower and, on the demo image, gives a larger output (4.5 MB
+// against 2.6 MB for a 6.8 MB archive).
 func newXz(w io.Writer, level int) (io.WriteCloser, error) {
-	cfg := xz.WriterConfig{DictCap: 1 << 20, CheckSum: xz.CRC32, Matcher: lzma.BinaryTree}
-	if level == 1 {
-		cfg.DictCap, cfg.Matcher = 256<<10, lzma.HashTable4
+	if level == 0 {
+		level = 6 // xz(1)'s default
 	}
+	cfg := xz.WriterConfig{DictCap: xzDict[level], CheckSum: xz.CRC32, Matcher: lzma.HashTable4}
 	return cfg.NewWriter(w)
 }
+
+// xzDict is the dictionary size of xz(1)'s presets -1 to -9.
+var xzDict = [10]int{1: 1 << 20, 2: 2 << 20, 3: 4 << 20, 4: 4 << 20, 5: 4 << 20, 6: 8 << 20, 7: 16 << 20, 8: 32 << 20, 9: 64 << 20}
 
 // Magic numbers of the formats the kernel's decompress_method
 // (lib/decompress.c) recognises and we read.
