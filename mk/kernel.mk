@@ -57,13 +57,14 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 # The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
 # is the kernel just built; the tests build their own variants with
 # scripts/build-kernel.sh in the same build directory. deps.sh all: without
-# QEMU or runit the tests would only skip, which must not pass for a run.
-# KERNEL_TESTFLAGS=-v shows each step and the consoles.
+# QEMU or runit the tests would only skip, and internal/testreport fails the
+# run on any skip. KERNEL_TESTFLAGS=-v shows each step and the consoles.
 KERNEL_TESTFLAGS ?=
 test-kernel: kernel
 	$(KERNEL_ROOT)/scripts/deps.sh all
-	$(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
-		$(or $(GO),go) test -count=1 -timeout 40m $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/
+	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
+		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
+		| $(or $(GO),go) run ./internal/testreport $(filter -v,$(KERNEL_TESTFLAGS))
 
 kernel-smoke:
 	$(KERNEL_ROOT)/scripts/deps.sh kernel

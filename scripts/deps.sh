@@ -6,7 +6,8 @@
 #
 # base:   QEMU, Debian's kernel, busybox-static, runit (unpacked under build/),
 #         GNU cpio and the compressors the tests check images with, tini,
-#         pxelinux for the classic PXE test.
+#         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
+#         resolver's tests (they build small dynamic programs and libraries).
 # kernel: what `make kernel` needs: the kernel source and its build tools.
 #
 # As root on Debian or Ubuntu it runs apt-get; otherwise it prints the exact
@@ -17,7 +18,7 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common"
+base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev"
 kernel_pkgs="linux-source-6.1 flex bison bc libelf-dev libssl-dev make gcc"
 
 case $group in
