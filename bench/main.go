@@ -7,8 +7,9 @@
 //     the kernel ("Run /init as init process") to /etc/boot's first record,
 //     PID 1's memory while services run, the teardown from the reboot
 //     request to reboot(2) ("reboot: Restarting system"), the update by
-//     kexec against a cold reboot, and the boot time of one image under
-//     each compression;
+//     kexec against a cold reboot (with Debian's kernel and a separate
+//     image, and with the minimal kernel of kernel.config, image built
+//     in), and the boot time of one image under each compression;
 //   - natively, as PID 1 of a PID namespace on the host (package
 //     bench/nsroot), where no emulator distorts them: start-up to
 //     /etc/boot, memory, teardown;
@@ -17,7 +18,7 @@
 // Raw samples go to -o (TSV, or JSON when the name ends in .json), the
 // README's table to -table. Run as root from the repository (make bench):
 //
-//	go run ./bench [-n 7] [-figures qemu,native,update,compress,build] [-o FILE]
+//	go run ./bench [-n 7] [-figures qemu,native,memfloor,update,update-minimal,compress,build] [-o FILE]
 package main
 
 import (
@@ -61,7 +62,7 @@ type config struct {
 	command  string
 }
 
-var allFigures = []string{"qemu", "native", "memfloor", "update", "compress", "build"}
+var allFigures = []string{"qemu", "native", "memfloor", "update", "update-minimal", "compress", "build"}
 
 func parseFlags() (config, error) {
 	date := time.Now().Format("2006-01-02")
@@ -191,6 +192,7 @@ func run() error {
 		{"native", s.nativeFigure},
 		{"memfloor", s.memfloorFigure},
 		{"update", s.updateFigure},
+		{"update-minimal", s.updateMinimalFigure},
 		{"compress", s.compressFigure},
 		{"build", s.buildFigure},
 	} {
@@ -464,8 +466,69 @@ func (s *session) updateFigure() error {
 	}
 	images := map[string]string{"kexec": first, "cold": second, "pxe": second}
 	s.rounds("update", []string{"kexec", "cold", "pxe"}, func(how string, round int) error {
-		return s.q.updateRun(how, images[how], pxe, round)
+		return s.q.updateRun("update", how, s.q.kernel, images[how], pxe, round)
 	})
+	return nil
+}
+
+// updateMinimalFigure measures the same update for what this project
+// recommends for a diskless server: the minimal kernel of kernel.config with
+// the image built in, one file and no initrd. Two kernels are built with
+// scripts/build-kernel.sh (what make kernel runs): second, whose image is
+// the one every next boot runs, and first, whose image carries second as
+// /kernel. The kexec VM boots first and kexecs into second; the cold VMs
+// boot second, by -kernel or by iPXE, and reboot into it.
+func (s *session) updateMinimalFigure() error {
+	if err := s.qemuSetup(); err != nil {
+		return err
+	}
+	ours := candidates()[0]
+	secondImage, err := s.image(imageSpec{name: "update-minimal-second", cand: ours})
+	if err != nil {
+		return err
+	}
+	second := filepath.Join(s.work, "update-minimal-second.bzImage")
+	if err := s.buildMinimalKernel(secondImage, second); err != nil {
+		return err
+	}
+	firstImage, err := s.image(imageSpec{name: "update-minimal-first", cand: ours,
+		host:    map[string]string{"/kernel": second},
+		content: map[string]string{"/kernel.cmdline": "console=ttyS0 " + updateAppend + " bench.reboot=kexec bench.second=1\n"}})
+	if err != nil {
+		return err
+	}
+	first := filepath.Join(s.work, "update-minimal-first.bzImage")
+	if err := s.buildMinimalKernel(firstImage, first); err != nil {
+		return err
+	}
+	for key, k := range map[string]string{"first": first, "second": second} {
+		s.res.add(sample{Figure: "update-minimal", Metric: "kernel_kib", Candidate: key, Value: fileKiB(k), Unit: "KiB"})
+	}
+	pxe := filepath.Join(s.work, "pxe-minimal")
+	if err := pxeDir(pxe, second, "", "console=ttyS0 "+updateAppend+" bench.reboot=signal"); err != nil {
+		return err
+	}
+	kernels := map[string]string{"kexec": first, "cold": second, "pxe": second}
+	s.rounds("update-minimal", []string{"kexec", "cold", "pxe"}, func(how string, round int) error {
+		return s.q.updateRun("update-minimal", how, kernels[how], "", pxe, round)
+	})
+	return nil
+}
+
+// buildMinimalKernel builds kernel.config's kernel with image built in, into
+// out. The kbuild directory is make kernel's (build/kernel), so after the
+// first build only the embedded image is rebuilt.
+func (s *session) buildMinimalKernel(image, out string) error {
+	start := time.Now()
+	cmd := exec.Command(filepath.Join(s.tools.Root, "scripts", "build-kernel.sh"), "build")
+	cmd.Dir = s.tools.Root
+	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return fmt.Errorf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s (make kernel builds the first one and says what to install): %v\n%s",
+			image, err, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+	}
+	s.logf("built %s in %s", out, time.Since(start).Round(time.Second))
 	return nil
 }
 

@@ -257,7 +257,14 @@ func pxeDir(dir, kernel, image, cmdline string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for dst, src := range map[string]string{"vmlinuz": kernel, "initrd.img": image} {
+	files := map[string]string{"vmlinuz": kernel, "initrd.img": image}
+	initrd := "initrd tftp://10.0.2.2/initrd.img\n"
+	if image == "" {
+		// A kernel with its image built in.
+		delete(files, "initrd.img")
+		initrd = ""
+	}
+	for dst, src := range files {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
@@ -266,7 +273,7 @@ func pxeDir(dir, kernel, image, cmdline string) error {
 			return err
 		}
 	}
-	script := "#!ipxe\ndhcp\nkernel tftp://10.0.2.2/vmlinuz " + cmdline + "\ninitrd tftp://10.0.2.2/initrd.img\nboot\n"
+	script := "#!ipxe\ndhcp\nkernel tftp://10.0.2.2/vmlinuz " + cmdline + "\n" + initrd + "boot\n"
 	return os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte(script), 0o644)
 }
 
@@ -282,19 +289,20 @@ func pxeArgs(dir string) []string {
 // firmware (QEMU without -no-reboot, /reboot touched), or by a cold reboot
 // through the firmware and a network boot (iPXE, DHCP, TFTP: how a diskless
 // server boots; pxe is then the directory pxeDir prepared).
-func (q *qemuBench) updateRun(how, image, pxe string, round int) error {
+func (q *qemuBench) updateRun(figure, how, kernel, image, pxe string, round int) error {
 	var r *vmRun
 	var err error
 	jumpRE := coldJumpRE
+	name := figure + "/" + how
 	switch how {
 	case "kexec":
 		jumpRE = kexecJumpRE
-		r, err = q.start("update/"+how, image, updateAppend+" bench.reboot=kexec", true)
+		r, err = q.startOpts(name, qemu.Options{Kernel: kernel, Initrd: image, Append: updateAppend + " bench.reboot=kexec", NoReboot: true})
 	case "cold":
-		r, err = q.start("update/"+how, image, updateAppend+" bench.reboot=signal", false)
+		r, err = q.startOpts(name, qemu.Options{Kernel: kernel, Initrd: image, Append: updateAppend + " bench.reboot=signal"})
 	case "pxe":
 		// console=ttyS0 is in the iPXE script, with the rest.
-		r, err = q.startOpts("update/"+how, qemu.Options{Args: pxeArgs(pxe)})
+		r, err = q.startOpts(name, qemu.Options{Args: pxeArgs(pxe)})
 	default:
 		err = fmt.Errorf("unknown update path %q", how)
 	}
@@ -337,7 +345,7 @@ func (q *qemuBench) updateRun(how, image, pxe string, round int) error {
 		return r.fail(fmt.Errorf("update by %s: no line of a new kernel between the jump and /etc/boot: no reboot seen", how))
 	}
 	add := func(metric string, v float64) {
-		q.res.add(sample{Figure: "update", Metric: metric, Candidate: how, Round: round, Value: v, Unit: "s"})
+		q.res.add(sample{Figure: figure, Metric: metric, Candidate: how, Round: round, Value: v, Unit: "s"})
 	}
 	add("update_s", boot.at.Sub(req.at).Seconds())
 	if ok1 && ok2 {
