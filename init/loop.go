@@ -63,7 +63,7 @@ func (p *pid1) iteration() {
 	defer p.survive()
 	boot := p.boot()
 	p.reboot()
-	p.act(p.decide(), boot)
+	p.act(p.decide(boot), boot)
 }
 
 // boot runs /etc/boot until it ends or a request stops it. A request that is
@@ -103,10 +103,11 @@ type decision struct {
 	why    string
 }
 
-// decide chooses what to do after /etc/reboot.
-func (p *pid1) decide() decision {
+// decide chooses what to do after /etc/reboot; boot says how /etc/boot
+// went, for the log.
+func (p *pid1) decide(boot stageResult) decision {
 	_, err := os.Stat(filepath.Join(p.root, "/reboot"))
-	return decide(p.request, err == nil, p.loadKernel, kexec.Explain)
+	return decide(p.request, err == nil, boot.spawnErr != nil, p.loadKernel, kexec.Explain)
 }
 
 // loadKernel loads /kernel unless kexec is off, in which case an existing
@@ -128,8 +129,8 @@ func (p *pid1) loadKernel() (bool, error) {
 // exists: cold reboot; /kernel exists and loads: kexec; otherwise restart
 // userspace. The kernel is loaded only when the earlier rules did not fire,
 // and before any process is stopped, so that one that does not load costs
-// nothing.
-func decide(req request, rebootFile bool, loadKernel func() (bool, error), explain func(error) string) decision {
+// nothing. bootNotStarted only changes what the log says.
+func decide(req request, rebootFile, bootNotStarted bool, loadKernel func() (bool, error), explain func(error) string) decision {
 	switch {
 	case req == poweroffRequest:
 		return decision{powerOff, "power-off requested: powering off"}
@@ -151,6 +152,9 @@ func decide(req request, rebootFile bool, loadKernel func() (bool, error), expla
 			return decision{restartUserspace, why + "reboot requested, no /reboot: restarting userspace"}
 		}
 		return decision{restartUserspace, why + "reboot requested, but no /reboot and no /kernel: restarting userspace; touch /reboot for a cold reboot"}
+	}
+	if bootNotStarted {
+		return decision{restartUserspace, why + bootPath + " could not be started and nothing asks for a reboot: restarting userspace"}
 	}
 	return decision{restartUserspace, why + bootPath + " ended and nothing asks for a reboot: restarting userspace"}
 }

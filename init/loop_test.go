@@ -22,42 +22,50 @@ func TestDecide(t *testing.T) {
 					if !kernel && loadErr != nil {
 						continue // no kernel, nothing to fail
 					}
-					name := fmt.Sprintf("%v/reboot=%v/kernel=%v/err=%v", req, rebootFile, kernel, loadErr != nil)
-					t.Run(name, func(t *testing.T) {
-						loaded := false
-						load := func() (bool, error) {
-							loaded = true
-							return kernel, loadErr
-						}
-						d := decide(req, rebootFile, load, func(err error) string { return "EXPLAINED(" + err.Error() + ")" })
+					for _, notStarted := range []bool{false, true} {
+						name := fmt.Sprintf("%v/reboot=%v/kernel=%v/err=%v/bootNotStarted=%v", req, rebootFile, kernel, loadErr != nil, notStarted)
+						t.Run(name, func(t *testing.T) {
+							loaded := false
+							load := func() (bool, error) {
+								loaded = true
+								return kernel, loadErr
+							}
+							d := decide(req, rebootFile, notStarted, load, func(err error) string { return "EXPLAINED(" + err.Error() + ")" })
 
-						var want action
-						switch {
-						case req == poweroffRequest:
-							want = powerOff
-						case req == haltRequest:
-							want = halt
-						case rebootFile:
-							want = coldReboot
-						case kernel && loadErr == nil:
-							want = kexecReboot
-						default:
-							want = restartUserspace
-						}
-						if d.action != want {
-							t.Errorf("action %v (%s), want %v", d.action, d.why, want)
-						}
-						earlier := req == poweroffRequest || req == haltRequest || rebootFile
-						if loaded == earlier {
-							t.Errorf("kernel loaded: %v, but an earlier rule fired: %v", loaded, earlier)
-						}
-						if want == restartUserspace && kernel && !strings.Contains(d.why, "EXPLAINED(") {
-							t.Errorf("a /kernel that does not load is not explained: %q", d.why)
-						}
-						if want == restartUserspace && !kernel && req == rebootRequest && !strings.Contains(d.why, "touch /reboot") {
-							t.Errorf("a reboot request that restarts userspace does not say how to cold reboot: %q", d.why)
-						}
-					})
+							var want action
+							switch {
+							case req == poweroffRequest:
+								want = powerOff
+							case req == haltRequest:
+								want = halt
+							case rebootFile:
+								want = coldReboot
+							case kernel && loadErr == nil:
+								want = kexecReboot
+							default:
+								want = restartUserspace
+							}
+							if d.action != want {
+								t.Errorf("action %v (%s), want %v", d.action, d.why, want)
+							}
+							earlier := req == poweroffRequest || req == haltRequest || rebootFile
+							if loaded == earlier {
+								t.Errorf("kernel loaded: %v, but an earlier rule fired: %v", loaded, earlier)
+							}
+							if want == restartUserspace && kernel && !strings.Contains(d.why, "EXPLAINED(") {
+								t.Errorf("a /kernel that does not load is not explained: %q", d.why)
+							}
+							if want == restartUserspace && !kernel && req == rebootRequest && !strings.Contains(d.why, "touch /reboot") {
+								t.Errorf("a reboot request that restarts userspace does not say how to cold reboot: %q", d.why)
+							}
+							if want == restartUserspace && req == noRequest {
+								wantWhy := map[bool]string{false: "/etc/boot ended and nothing asks", true: "/etc/boot could not be started and nothing asks"}[notStarted]
+								if !strings.Contains(d.why, wantWhy) {
+									t.Errorf("%q does not say %q", d.why, wantWhy)
+								}
+							}
+						})
+					}
 				}
 			}
 		}

@@ -787,14 +787,15 @@ func (r *nsRun) attempts(name string) []float64 {
 func TestNSBadBoot(t *testing.T) {
 	stamp := "cut -d' ' -f1 /proc/uptime >> /out/attempts\n"
 	for _, tc := range []struct {
-		name   string
-		boot   *nsFile
-		reason string
-		again  string // how the backoff is announced
+		name     string
+		boot     *nsFile
+		reason   string
+		decision string // the decision line after /etc/reboot
+		again    string // how the backoff is announced
 	}{
-		{"missing", nil, "/etc/boot: not found (status 127)", "could not be started: trying again in"},
-		{"not executable", &nsFile{"#!/bin/sh\nexit 0\n", 0o644}, "/etc/boot: not executable (chmod +x?)", "could not be started: trying again in"},
-		{"crashing", &nsFile{"#!/bin/sh\nkill -SEGV $$\n", 0o755}, "/etc/boot (pid ", "starting it again in"},
+		{"missing", nil, "/etc/boot: not found (status 127)", "/etc/boot could not be started and nothing asks for a reboot", "could not be started: trying again in"},
+		{"not executable", &nsFile{"#!/bin/sh\nexit 0\n", 0o644}, "/etc/boot: not executable (chmod +x?)", "/etc/boot could not be started and nothing asks for a reboot", "could not be started: trying again in"},
+		{"crashing", &nsFile{"#!/bin/sh\nkill -SEGV $$\n", 0o755}, "/etc/boot (pid ", "/etc/boot ended and nothing asks for a reboot", "starting it again in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string]nsFile{}
@@ -816,7 +817,7 @@ func TestNSBadBoot(t *testing.T) {
 					t.Errorf("gap %d: %.2fs, want %.0fs (attempts at %v)", i, gap, want, a)
 				}
 			}
-			r.waitKmsg(5*time.Second, tc.reason)
+			r.waitKmsg(5*time.Second, tc.reason, tc.decision)
 			if tc.name == "crashing" {
 				r.waitKmsg(5*time.Second, "was killed by SIGSEGV (status 139)")
 			}
