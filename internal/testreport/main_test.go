@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +151,30 @@ func TestVerbose(t *testing.T) {
 	if n := strings.Count(out.String(), "the reason it failed"); n != 1 {
 		t.Errorf("-v prints a failing test's output %d times, want once", n)
 	}
+}
+
+// FuzzRun: any input, JSON or not, gives a report and an exit code, never
+// a panic; a line that says a test failed always fails the run.
+func FuzzRun(f *testing.F) {
+	for _, seed := range []string{
+		`{"Action":"run","Package":"p","Test":"TestA"}`,
+		`{"Action":"output","Package":"p","Test":"TestA","Output":"--- SKIP: TestA (0.00s)\n"}` + "\n" + `{"Action":"skip","Package":"p","Test":"TestA"}`,
+		`{"Action":"fail","Package":"p","Test":"TestB"}`,
+		`{"Action":"build-output","ImportPath":"p [p.test]","Output":"x.go:1: undefined\n"}` + "\n" + `{"Action":"build-fail","ImportPath":"p [p.test]"}`,
+		"FAIL\tp [setup failed]",
+		"not json at all",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		code := run(bytes.NewReader(in), &out, regexp.MustCompile(`^TestA$`), false)
+		if code != 0 && code != 1 {
+			t.Fatalf("exit code %d", code)
+		}
+		var e event
+		if !bytes.Contains(in, []byte("\n")) && json.Unmarshal(in, &e) == nil && e.Action == "fail" && code != 1 {
+			t.Fatalf("a lone fail event gives exit code %d:\n%s", code, out.String())
+		}
+	})
 }
