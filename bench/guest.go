@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -204,10 +205,10 @@ func (g *guestImage) build(mkinitramfs string, s imageSpec) (string, error) {
 	if s.cand.link != "" {
 		fmt.Fprintf(&extra, "slink /init %s 0777 0 0\n", s.cand.link)
 	}
-	for _, p := range sortedKeys(s.host) {
+	for _, p := range slices.Sorted(maps.Keys(s.host)) {
 		fmt.Fprintf(&extra, "file %s %s 0644 0 0\n", p, s.host[p])
 	}
-	for _, p := range sortedKeys(s.content) {
+	for _, p := range slices.Sorted(maps.Keys(s.content)) {
 		f := filepath.Join(g.dir, s.name+".files", p)
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 			return "", err
@@ -229,13 +230,4 @@ func (g *guestImage) build(mkinitramfs string, s imageSpec) (string, error) {
 		return "", fmt.Errorf("%s %s: %v\n%s", mkinitramfs, strings.Join(args, " "), err, b)
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

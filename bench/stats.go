@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,13 +123,8 @@ func (r *results) writeRaw(path string, meta map[string]string) error {
 }
 
 func writeTSV(w io.Writer, meta map[string]string, notes []string, samples []sample) error {
-	keys := make([]string, 0, len(meta))
-	for k := range meta {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
 		fmt.Fprintf(&b, "# %s: %s\n", k, meta[k])
 	}
 	for _, n := range notes {

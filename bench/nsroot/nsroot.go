@@ -31,10 +31,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -88,8 +89,8 @@ func checkSpec(s *Spec) error {
 	if len(s.Argv) == 0 {
 		return errors.New("nsroot: empty Argv")
 	}
-	paths := append(sortedKeys(s.Files), sortedKeys(s.Links)...)
-	paths = append(append(paths, sortedKeys(s.Devices)...), s.Dirs...)
+	paths := append(slices.Sorted(maps.Keys(s.Files)), slices.Sorted(maps.Keys(s.Links))...)
+	paths = append(append(paths, slices.Sorted(maps.Keys(s.Devices))...), s.Dirs...)
 	for _, p := range paths {
 		if isKernel(p) {
 			return fmt.Errorf("nsroot: refusing a /kernel in the root (%s): kexec runs under QEMU only", p)
@@ -315,7 +316,7 @@ func populate(dir string, s *Spec) error {
 			return fmt.Errorf("mkdir -p %s: %w", full, err)
 		}
 	}
-	for _, p := range sortedKeys(s.Files) {
+	for _, p := range slices.Sorted(maps.Keys(s.Files)) {
 		f := s.Files[p]
 		full, err := mkparent(p)
 		if err != nil {
@@ -335,7 +336,7 @@ func populate(dir string, s *Spec) error {
 			return err
 		}
 	}
-	for _, p := range sortedKeys(s.Links) {
+	for _, p := range slices.Sorted(maps.Keys(s.Links)) {
 		full, err := mkparent(p)
 		if err != nil {
 			return err
@@ -344,7 +345,7 @@ func populate(dir string, s *Spec) error {
 			return err
 		}
 	}
-	for _, p := range sortedKeys(s.Devices) {
+	for _, p := range slices.Sorted(maps.Keys(s.Devices)) {
 		d := s.Devices[p]
 		full, err := mkparent(p)
 		if err != nil {
@@ -358,15 +359,6 @@ func populate(dir string, s *Spec) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Describe is the spec in one line, for logs.
