@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,7 +42,7 @@ func buildRun(t buildTool, mkinitramfs, tree, dir string, round int, res *result
 	os.Remove(out)
 	argv := t.argv(mkinitramfs, tree, out)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	var stderr lockedBuffer
+	var stderr bytes.Buffer // read once Run has returned
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()

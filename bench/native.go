@@ -184,7 +184,7 @@ func procFields(path string) (map[string]float64, error) {
 // run is one namespace: start-up, memory while /etc/boot runs, teardown.
 func (n *nativeBench) run(c candidate, scenario string, round int) error {
 	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
-	var out lockedBuffer
+	var out nsroot.Output
 	r, err := nsroot.Start(n.spec(c, n.ourInit, nil, nonce, scenario), &out)
 	if err != nil {
 		return err
@@ -354,7 +354,7 @@ func memVariants(root, dir, ourInit string) ([]variant, error) {
 // namespace with SIGKILL (no teardown: the floor program has none).
 func (n *nativeBench) memRun(v variant, round int) error {
 	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
-	var out lockedBuffer
+	var out nsroot.Output
 	ours := candidates()[0]
 	r, err := nsroot.Start(n.spec(ours, v.binary, v.env, nonce, "prompt"), &out)
 	if err != nil {

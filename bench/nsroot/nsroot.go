@@ -26,6 +26,7 @@
 package nsroot
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -116,6 +118,26 @@ type Run struct {
 	done  chan struct{}
 	ended time.Time
 	state *os.ProcessState
+}
+
+// Output collects what Start's helper writes while the caller reads it: a
+// goroutine of os/exec writes it until the namespace ends.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+// String is what was written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 // Start starts a helper in new PID and mount namespaces; the helper builds

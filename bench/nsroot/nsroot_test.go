@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,25 +29,6 @@ func need(t *testing.T) {
 	if b, err := os.ReadFile(busybox); err != nil || !bytes.Contains(b, []byte("BusyBox")) {
 		t.Skipf("%s from Debian's busybox-static is needed: %v", busybox, err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that the helper's output goroutine writes
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestRunsAsPID1InTmpfs runs a shell as the namespace's init and checks what
@@ -74,7 +54,7 @@ exit 7
 	}
 	defer kr.Close()
 	marker := fmt.Sprintf("nsroot-test-%d", time.Now().UnixNano())
-	var out lockedBuffer
+	var out Output
 	r, err := Start(Spec{
 		Marker: marker,
 		Files: map[string]File{
@@ -136,7 +116,7 @@ exit 7
 // and Kill ends a namespace whose init ignores the signal.
 func TestSignalAndKill(t *testing.T) {
 	need(t)
-	var out lockedBuffer
+	var out Output
 	r, err := Start(Spec{
 		Files: map[string]File{"/bin/busybox": {Host: busybox, Mode: 0o755}},
 		Links: map[string]string{"/bin/sh": "busybox", "/bin/sleep": "busybox"},
