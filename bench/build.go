@@ -55,9 +55,7 @@ func buildRun(t buildTool, mkinitramfs, tree, dir string, round int, res *result
 		return fmt.Errorf("%s: %w", t.label, err)
 	}
 	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	add := func(metric string, v float64, unit string) {
-		res.add(sample{Figure: "build", Metric: metric, Candidate: t.key, Round: round, Value: v, Unit: unit})
-	}
+	add := res.adder("build", t.key, round)
 	add("wall_s", wall.Seconds(), "s")
 	add("cpu_s", cpu.Seconds(), "s")
 	add("size_mib", float64(st.Size())/(1<<20), "MiB")

@@ -201,9 +201,7 @@ func (n *nativeBench) run(c candidate, scenario string, round int) error {
 	if err != nil {
 		return fail(err)
 	}
-	add := func(metric string, v float64, unit string) {
-		n.res.add(sample{Figure: "native", Metric: metric, Candidate: c.key, Round: round, Value: v, Unit: unit})
-	}
+	add := n.res.adder("native", c.key, round)
 	add("startup_ms", ms(boot-exec), "ms")
 	if c.key == "ours" {
 		// Its records between the exec and the marker: the runs are
@@ -376,9 +374,7 @@ func (n *nativeBench) memRun(v variant, round int) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("memfloor %s: %w", v.key, err)
 	}
-	add := func(metric string, val float64, unit string) {
-		n.res.add(sample{Figure: "memfloor", Metric: metric, Candidate: v.key, Round: round, Value: val, Unit: unit})
-	}
+	add := n.res.adder("memfloor", v.key, round)
 	add("startup_ms", ms(boot-exec), "ms")
 	add("rss_kib", smaps["Rss"], "KiB")
 	add("pss_anon_kib", smaps["Pss_Anon"], "KiB")

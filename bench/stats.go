@@ -40,6 +40,14 @@ func (r *results) add(s sample) {
 	r.samples = append(r.samples, s)
 }
 
+// adder returns a function that records one round's samples of a figure
+// for one candidate: what every measuring function calls, metric by metric.
+func (r *results) adder(figure, candidate string, round int) func(metric string, v float64, unit string) {
+	return func(metric string, v float64, unit string) {
+		r.add(sample{Figure: figure, Metric: metric, Candidate: candidate, Round: round, Value: v, Unit: unit})
+	}
+}
+
 func (r *results) note(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -194,9 +194,7 @@ func (q *qemuBench) mainRun(c candidate, image, scenario string, round int) erro
 	if err != nil {
 		return err
 	}
-	add := func(metric string, v float64, unit string) {
-		q.res.add(sample{Figure: "qemu", Metric: metric, Candidate: c.key, Round: round, Value: v, Unit: unit})
-	}
+	add := q.res.adder("qemu", c.key, round)
 	add("handover_ms", ms(rep.marker-rep.runInit), "ms")
 	add("boot_s", rep.marker.Seconds(), "s")
 	if scenario == "prompt" {
@@ -344,33 +342,36 @@ func (q *qemuBench) updateRun(figure, how, kernel, image, pxe string, round int)
 	if start2.IsZero() {
 		return r.fail(fmt.Errorf("update by %s: no line of a new kernel between the jump and /etc/boot: no reboot seen", how))
 	}
-	add := func(metric string, v float64) {
-		q.res.add(sample{Figure: figure, Metric: metric, Candidate: how, Round: round, Value: v, Unit: "s"})
-	}
-	add("update_s", boot.at.Sub(req.at).Seconds())
+	add := q.res.adder(figure, how, round)
+	add("update_s", boot.at.Sub(req.at).Seconds(), "s")
 	if ok1 && ok2 {
-		add("update_first_s", (tJump - tReq).Seconds())
+		add("update_first_s", (tJump - tReq).Seconds(), "s")
 	}
-	add("update_gap_s", start2.Sub(jump.at).Seconds())
-	add("update_second_s", boot.at.Sub(start2).Seconds())
+	add("update_gap_s", start2.Sub(jump.at).Seconds(), "s")
+	add("update_second_s", boot.at.Sub(start2).Seconds(), "s")
 	return nil
+}
+
+// bootReport boots image with nothing asked of the guest but its report
+// (bench.reboot=none, plus extra command-line words) and returns it.
+func (q *qemuBench) bootReport(name, image, extra string) (guestReport, error) {
+	r, err := q.start(name, image, strings.TrimSpace(baseAppend+" bench.reboot=none "+extra), true)
+	if err != nil {
+		return guestReport{}, err
+	}
+	defer r.vm.Kill()
+	rep, _, err := r.readReport(0, q.limit)
+	return rep, err
 }
 
 // compressRun boots our init's image compressed one way: the kernel's
 // unpacking is part of the boot time to /etc/boot.
 func (q *qemuBench) compressRun(compress, image string, round int) error {
-	r, err := q.start("compress/"+compress, image, baseAppend+" bench.reboot=none", true)
+	rep, err := q.bootReport("compress/"+compress, image, "")
 	if err != nil {
 		return err
 	}
-	defer r.vm.Kill()
-	rep, _, err := r.readReport(0, q.limit)
-	if err != nil {
-		return err
-	}
-	add := func(metric string, v float64, unit string) {
-		q.res.add(sample{Figure: "compress", Metric: metric, Candidate: compress, Round: round, Value: v, Unit: unit})
-	}
+	add := q.res.adder("compress", compress, round)
 	add("boot_s", rep.marker.Seconds(), "s")
 	if rep.unpackStart > 0 && rep.unpackEnd > rep.unpackStart {
 		add("unpack_ms", ms(rep.unpackEnd-rep.unpackStart), "ms")
@@ -393,18 +394,11 @@ func addHandoverSplit(add func(string, float64, string), start, up, started, mar
 // (GODEBUG=... reaches init's environment, transparent_hugepage=... the
 // kernel) and records its memory: the memory floor under QEMU.
 func (q *qemuBench) memRun(key, image, extra string, round int) error {
-	r, err := q.start("memfloor/"+key, image, baseAppend+" bench.reboot=none "+extra, true)
+	rep, err := q.bootReport("memfloor/"+key, image, extra)
 	if err != nil {
 		return err
 	}
-	defer r.vm.Kill()
-	rep, _, err := r.readReport(0, q.limit)
-	if err != nil {
-		return err
-	}
-	add := func(metric string, v float64, unit string) {
-		q.res.add(sample{Figure: "memfloor-qemu", Metric: metric, Candidate: key, Round: round, Value: v, Unit: unit})
-	}
+	add := q.res.adder("memfloor-qemu", key, round)
 	add("rss_kib", rep.kib["Rss"], "KiB")
 	add("pss_anon_kib", rep.kib["Pss_Anon"], "KiB")
 	add("pss_file_kib", rep.kib["Pss_File"]+rep.kib["Pss_Shmem"], "KiB")
