@@ -452,22 +452,11 @@ func (s *session) updateFigure() error {
 	}
 	first, err := s.image(imageSpec{name: "update-first", cand: ours,
 		host:    map[string]string{"/kernel": s.q.kernel, "/kernel.initrd": second},
-		content: map[string]string{"/kernel.cmdline": "console=ttyS0 " + updateAppend + " bench.reboot=kexec bench.second=1\n"}})
+		content: map[string]string{"/kernel.cmdline": kexecCmdline}})
 	if err != nil {
 		return err
 	}
-	// Both second boots boot the same kernel and image: the cold VM
-	// boots second twice; the kexec VM boots first, which holds the
-	// kernel and second as /kernel and /kernel.initrd, and kexecs.
-	pxe := filepath.Join(s.work, "pxe")
-	if err := pxeDir(pxe, s.q.kernel, second, "console=ttyS0 "+updateAppend+" bench.reboot=signal"); err != nil {
-		return err
-	}
-	images := map[string]string{"kexec": first, "cold": second, "pxe": second}
-	s.rounds("update", []string{"kexec", "cold", "pxe"}, func(how string, round int) error {
-		return s.q.updateRun("update", how, s.q.kernel, images[how], pxe, round)
-	})
-	return nil
+	return s.updateRounds("update", bootFiles{s.q.kernel, first}, bootFiles{s.q.kernel, second})
 }
 
 // updateMinimalFigure measures the same update for what this project
@@ -475,8 +464,7 @@ func (s *session) updateFigure() error {
 // the image built in, one file and no initrd. Two kernels are built with
 // scripts/build-kernel.sh (what make kernel runs): second, whose image is
 // the one every next boot runs, and first, whose image carries second as
-// /kernel. The kexec VM boots first and kexecs into second; the cold VMs
-// boot second, by -kernel or by iPXE, and reboot into it.
+// /kernel.
 func (s *session) updateMinimalFigure() error {
 	if err := s.qemuSetup(); err != nil {
 		return err
@@ -492,7 +480,7 @@ func (s *session) updateMinimalFigure() error {
 	}
 	firstImage, err := s.image(imageSpec{name: "update-minimal-first", cand: ours,
 		host:    map[string]string{"/kernel": second},
-		content: map[string]string{"/kernel.cmdline": "console=ttyS0 " + updateAppend + " bench.reboot=kexec bench.second=1\n"}})
+		content: map[string]string{"/kernel.cmdline": kexecCmdline}})
 	if err != nil {
 		return err
 	}
@@ -503,13 +491,32 @@ func (s *session) updateMinimalFigure() error {
 	for key, k := range map[string]string{"first": first, "second": second} {
 		s.res.add(sample{Figure: "update-minimal", Metric: "kernel_kib", Candidate: key, Value: fileKiB(k), Unit: "KiB"})
 	}
-	pxe := filepath.Join(s.work, "pxe-minimal")
-	if err := pxeDir(pxe, second, "", "console=ttyS0 "+updateAppend+" bench.reboot=signal"); err != nil {
+	return s.updateRounds("update-minimal", bootFiles{kernel: first}, bootFiles{kernel: second})
+}
+
+// kexecCmdline is the first boot's /kernel.cmdline: the boot it kexecs
+// into knows it is the second.
+const kexecCmdline = "console=ttyS0 " + updateAppend + " bench.reboot=kexec bench.second=1\n"
+
+// bootFiles are what QEMU boots: a kernel and its initrd ("" for a kernel with
+// its image built in).
+type bootFiles struct{ kernel, initrd string }
+
+// updatePaths are the ways an update is measured, in the order of a round.
+var updatePaths = []string{"kexec", "cold", "pxe"}
+
+// updateRounds measures an update by each path, round after round. Both
+// next boots boot second: the kexec VM boots first, whose image holds
+// second's kernel (and initrd) as /kernel (and /kernel.initrd), and kexecs;
+// the cold VMs boot second, by -kernel or by iPXE, and reboot into it.
+func (s *session) updateRounds(figure string, first, second bootFiles) error {
+	pxe := filepath.Join(s.work, "pxe-"+figure)
+	if err := pxeDir(pxe, second.kernel, second.initrd, "console=ttyS0 "+updateAppend+" bench.reboot=signal"); err != nil {
 		return err
 	}
-	kernels := map[string]string{"kexec": first, "cold": second, "pxe": second}
-	s.rounds("update-minimal", []string{"kexec", "cold", "pxe"}, func(how string, round int) error {
-		return s.q.updateRun("update-minimal", how, kernels[how], "", pxe, round)
+	boots := map[string]bootFiles{"kexec": first, "cold": second, "pxe": second}
+	s.rounds(figure, updatePaths, func(how string, round int) error {
+		return s.q.updateRun(figure, how, boots[how].kernel, boots[how].initrd, pxe, round)
 	})
 	return nil
 }

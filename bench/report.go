@@ -8,6 +8,20 @@ import (
 
 // report is the markdown for the README: the machine, the command, the
 // tables, and the targets, each said met or not from the medians.
+// updateColumns are the update paths (updatePaths), as the update tables
+// head them.
+var updateColumns = []column{{"kexec", "kexec (/kernel)"}, {"cold", "cold reboot (firmware, -kernel)"}, {"pxe", "cold reboot (firmware, iPXE, TFTP)"}}
+
+// updateRows are an update figure's rows: the whole, then its three parts.
+func updateRows(figure string) []row {
+	return []row{
+		{"reboot → /etc/boot", figure, "update_s", "s"},
+		{"… first kernel: request → jump", figure, "update_first_s", "s"},
+		{"… no Linux running", figure, "update_gap_s", "s"},
+		{"… next kernel: start → /etc/boot", figure, "update_second_s", "s"},
+	}
+}
+
 func report(r *results, meta map[string]string, cfg config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Benchmarks (%s)\n\n", meta["date"][:10])
@@ -77,19 +91,9 @@ func report(r *results, meta map[string]string, cfg config) string {
 				{"hand-over", "memfloor-qemu", "handover_ms", "ms"},
 			}},
 		{title: "**Update** under QEMU, slashinit: the reboot request → the next boot's /etc/boot, by the host's clock between the two console lines (the guest's clock starts again with the new kernel); both next boots boot the same kernel and image. Split: the first kernel's part (request → \"kexec_core: Starting new kernel\" or \"reboot: Restarting system\", guest clock: teardown, and for kexec the load of /kernel and /kernel.initrd); the gap where no Linux kernel clock runs (purgatory checking the segments' SHA-256, or the firmware: SeaBIOS, which with -kernel has QEMU copy the kernel and image in at host speed, or which runs iPXE to fetch them by DHCP and TFTP from QEMU's user-mode network, as a diskless server boots; then, in all, the bzImage decompressing itself); the next kernel's boot to /etc/boot (its own clock).",
-			columns: []column{{"kexec", "kexec (/kernel)"}, {"cold", "cold reboot (firmware, -kernel)"}, {"pxe", "cold reboot (firmware, iPXE, TFTP)"}}, rows: []row{
-				{"reboot → /etc/boot", "update", "update_s", "s"},
-				{"… first kernel: request → jump", "update", "update_first_s", "s"},
-				{"… no Linux running", "update", "update_gap_s", "s"},
-				{"… next kernel: start → /etc/boot", "update", "update_second_s", "s"},
-			}},
+			columns: updateColumns, rows: updateRows("update")},
 		{title: "**Update with the minimal kernel** (kernel.config, the image built in: one file, no initrd), as above: the kexec VM boots a kernel whose image holds the second one as /kernel; the cold VMs boot the second one by -kernel or by iPXE over TFTP.",
-			columns: []column{{"kexec", "kexec (/kernel)"}, {"cold", "cold reboot (firmware, -kernel)"}, {"pxe", "cold reboot (firmware, iPXE, TFTP)"}}, rows: []row{
-				{"reboot → /etc/boot", "update-minimal", "update_s", "s"},
-				{"… first kernel: request → jump", "update-minimal", "update_first_s", "s"},
-				{"… no Linux running", "update-minimal", "update_gap_s", "s"},
-				{"… next kernel: start → /etc/boot", "update-minimal", "update_second_s", "s"},
-			}},
+			columns: updateColumns, rows: updateRows("update-minimal")},
 		{title: "**Compression** of slashinit's image under QEMU: the kernel unpacks it before /init runs.",
 			columns: []column{{"gzip", "gzip"}, {"zstd", "zstd"}, {"xz", "xz"}, {"lz4", "lz4"}}, rows: []row{
 				{"image", "compress", "image_kib", "KiB"},
