@@ -213,7 +213,7 @@ func TestMinimalKernel(t *testing.T) {
 		waitShell(t, vm, 150*time.Second)
 		waitRunning(t, vm, "hello", "getty-ttyS0")
 		mark := vm.Console.Len()
-		run(t, vm, "touch /reboot && ((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+		run(t, vm, "touch /reboot && "+detached("/sbin/reboot"))
 		expectOrder(t, vm.Console, mark, 120*time.Second,
 			`init: /reboot exists: cold reboot\n`,
 			`init: sending SIGTERM to all processes\n`,
@@ -230,7 +230,7 @@ func TestMinimalKernel(t *testing.T) {
 		vm := boot(t, minimalOpts(k2))
 		waitShell(t, vm, 150*time.Second)
 		mark := vm.Console.Len()
-		run(t, vm, "((sleep 1; busybox poweroff) >/dev/null 2>&1 &)")
+		run(t, vm, detached("busybox poweroff"))
 		expectOrder(t, vm.Console, mark, 120*time.Second,
 			`init: SIGUSR2: power-off requested\n`,
 			`init: powering off\n`,
@@ -271,7 +271,7 @@ func TestMinimalKernel(t *testing.T) {
 		run(t, vm, "cp /boot/kernel-2 /kernel.tmp && mv /kernel.tmp /kernel && ! test -e /kernel.initrd && ! test -e /kernel.cmdline")
 		mark := vm.Console.Len()
 		// The demo's reboot helper stops runsvdir, and this shell with it.
-		run(t, vm, "((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+		run(t, vm, detached("/sbin/reboot"))
 		ends := expectOrder(t, vm.Console, mark, 180*time.Second,
 			`init: started /etc/reboot \(pid \d+\)\n`,
 			`init: /kernel loaded: rebooting into it with kexec\n`,

@@ -58,7 +58,7 @@ func TestKexecUpdate(t *testing.T) {
 		mark := vm.Console.Len()
 		// The helper stops runsvdir, and with it this shell: run it
 		// detached, a second later.
-		run(t, vm, "((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+		run(t, vm, detached("/sbin/reboot"))
 		ends := expectOrder(t, vm.Console, mark, 120*time.Second,
 			`init: started /etc/reboot \(pid \d+\)\n`,
 			`init: /kernel loaded: rebooting into it with kexec\n`,

@@ -157,6 +157,13 @@ func run(t *testing.T, vm *qemu.VM, command string) string {
 	return out
 }
 
+// detached is command run a second later, detached from the test's shell
+// and with its output dropped: what it starts (a reboot, a power-off) ends
+// this shell, which must first answer the test.
+func detached(command string) string {
+	return "((sleep 1; " + command + ") >/dev/null 2>&1 &)"
+}
+
 func expect(t *testing.T, s *qemu.Stream, pattern string, timeout time.Duration) []string {
 	t.Helper()
 	m, err := s.Expect(pattern, timeout)

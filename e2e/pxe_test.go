@@ -295,7 +295,7 @@ func TestPXE(t *testing.T) {
 		mark := vm.Console.Len()
 		// The reboot helper stops runsvdir and this shell with it: run
 		// it detached, a second later.
-		run(t, vm, "touch /reboot && ((sleep 1; reboot) >/dev/null 2>&1 &)")
+		run(t, vm, "touch /reboot && "+detached("reboot"))
 		expectOrder(t, vm.Console, mark, 2*time.Minute, `reboot: Restarting system`)
 		pxeBoot(t, vm, mark)
 		if vm.Exited() {

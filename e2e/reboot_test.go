@@ -59,7 +59,7 @@ func TestColdReboot(t *testing.T) {
 	}
 
 	mark := vm.Console.Len()
-	run(t, vm, "touch /reboot && ((sleep 1; /sbin/reboot) >/dev/null 2>&1 &)")
+	run(t, vm, "touch /reboot && "+detached("/sbin/reboot"))
 	ends := expectOrder(t, vm.Console, mark, 120*time.Second,
 		// runsvdir exits with 111 on the helper's SIGHUP, after telling
 		// every runsv to stop its service.
@@ -135,7 +135,7 @@ func TestBusyboxReboot(t *testing.T) {
 
 	t.Run("busybox-reboot-restarts-userspace", func(t *testing.T) {
 		mark := vm.Console.Len()
-		run(t, vm, "((sleep 1; busybox reboot) >/dev/null 2>&1 &)")
+		run(t, vm, detached("busybox reboot"))
 		restarted(t, mark, "SIGTERM")
 	})
 	if t.Failed() {
@@ -153,7 +153,7 @@ func TestBusyboxReboot(t *testing.T) {
 	}
 	t.Run("busybox-reboot-with-reboot-file", func(t *testing.T) {
 		mark := vm.Console.Len()
-		run(t, vm, "touch /reboot && ((sleep 1; busybox reboot) >/dev/null 2>&1 &)")
+		run(t, vm, "touch /reboot && "+detached("busybox reboot"))
 		expectOrder(t, vm.Console, mark, 120*time.Second,
 			`init: SIGTERM: reboot requested\n`,
 			`init: /reboot exists: cold reboot\n`,
@@ -173,7 +173,7 @@ func TestBusyboxPoweroff(t *testing.T) {
 	vm := boot(t, bootOpts(minimalImage(t, nil, nil)))
 	waitShell(t, vm, 90*time.Second)
 	mark := vm.Console.Len()
-	run(t, vm, "((sleep 1; busybox poweroff) >/dev/null 2>&1 &)")
+	run(t, vm, detached("busybox poweroff"))
 	expectOrder(t, vm.Console, mark, 90*time.Second,
 		`init: SIGUSR2: power-off requested\n`,
 		`init: power-off requested: sending SIGTERM to /etc/boot \(process group \d+\)\n`,
@@ -197,7 +197,7 @@ func TestBusyboxHalt(t *testing.T) {
 	vm := boot(t, bootOpts(minimalImage(t, nil, nil)))
 	waitShell(t, vm, 90*time.Second)
 	mark := vm.Console.Len()
-	run(t, vm, "((sleep 1; busybox halt) >/dev/null 2>&1 &)")
+	run(t, vm, detached("busybox halt"))
 	expectOrder(t, vm.Console, mark, 90*time.Second,
 		`init: SIGUSR1: halt requested\n`,
 		`init: halt requested: sending SIGTERM to /etc/boot \(process group \d+\)\n`,
