@@ -48,10 +48,6 @@ type report struct {
 	failed  bool
 }
 
-func newReport(out io.Writer, allow *regexp.Regexp) *report {
-	return &report{out: out, allow: allow, buf: map[string]*strings.Builder{}}
-}
-
 func (r *report) add(e event) {
 	key := e.Package + "\x00" + e.Test
 	if r.verbose && e.Action == "output" && e.Test != "" {
@@ -167,8 +163,7 @@ func main() {
 }
 
 func run(in io.Reader, out io.Writer, allow *regexp.Regexp, verbose bool) int {
-	r := newReport(out, allow)
-	r.verbose = verbose
+	r := &report{out: out, allow: allow, verbose: verbose, buf: map[string]*strings.Builder{}}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {
