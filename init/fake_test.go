@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
@@ -35,6 +36,7 @@ type fakeKernel struct {
 	mountinfo   string
 	rebootErr   error
 	kernelFound bool
+	kernelInfo  kexec.KernelInfo // what the load's check says of the kernel
 	kernelErr   error
 }
 
@@ -224,11 +226,11 @@ func (f *fakeKernel) system() *system {
 			}
 			return f.startLocked(rel, b), nil
 		},
-		loadKernel: func(root string) (bool, error) {
+		loadKernel: func(root string) (kexec.KernelInfo, bool, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.record("load-kernel")
-			return f.kernelFound, f.kernelErr
+			return f.kernelInfo, f.kernelFound, f.kernelErr
 		},
 		mountinfo: func() ([]byte, error) { return []byte(f.mountinfo), nil },
 		processes: func() int {

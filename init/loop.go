@@ -122,7 +122,16 @@ func (p *pid1) loadKernel() (bool, error) {
 		// machine: say what the pause is.
 		p.logf(kmsg.Info, "loading /%s (%d bytes) with kexec_file_load", kexec.KernelFile, st.Size())
 	}
-	return p.sys.loadKernel(p.root)
+	info, found, err := p.sys.loadKernel(p.root)
+	// Checked false with a Note: a format whose header gives no length to
+	// check the file against (arm64 Image), loaded on trust. A truncated
+	// kernel then hangs the machine in the new kernel, and only an atomic
+	// write of /kernel prevents it: say so, once per load.
+	if found && !info.Checked && info.Note != "" {
+		p.logf(kmsg.Warning, "could not check /%s is whole (%s: %s): write it atomically (temporary name, then rename), a truncated kernel hangs the machine",
+			kexec.KernelFile, info.Format, info.Note)
+	}
+	return found, err
 }
 
 // decide applies the rules in order: a requested power-off or halt; /reboot

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slashinit/slashinit/kexec"
 )
 
 // TestDecide runs the decision table: requests × /reboot × /kernel × load
@@ -394,6 +396,44 @@ func TestKexecOffInNamespace(t *testing.T) {
 	}
 	if !log.has("cannot load /kernel") {
 		t.Errorf("the refusal is not logged")
+	}
+}
+
+// TestUncheckedKernelLogged: a kernel whose format the kexec package cannot
+// check (arm64 Image) is loaded, and PID 1 warns that only an atomic write
+// of /kernel keeps a truncated one out; a checked kernel, or one refused by
+// the check, gets no such line.
+func TestUncheckedKernelLogged(t *testing.T) {
+	const warning = "could not check /kernel is whole"
+	for _, c := range []struct {
+		name string
+		info kexec.KernelInfo
+		err  error
+		want string // in a warning record; "" for no such record
+	}{
+		{"arm64 Image", kexec.KernelInfo{Format: "arm64 Image", Note: "the arm64 Image header has no file length to check against"}, nil,
+			"<4>" + warning + " (arm64 Image: the arm64 Image header has no file length to check against): write it atomically"},
+		{"unknown format, load fails", kexec.KernelInfo{Format: "unknown", Note: "no header this package knows for riscv64"}, syscall.ENOEXEC,
+			"<4>" + warning + " (unknown: no header this package knows for riscv64)"},
+		{"checked bzImage", kexec.KernelInfo{Format: "bzImage", Checked: true}, nil, ""},
+		{"refused by the check", kexec.KernelInfo{Format: "bzImage"}, kexec.ErrTruncated, ""},
+	} {
+		f := newFakeKernel(t)
+		f.kernelFound, f.kernelInfo, f.kernelErr = true, c.info, c.err
+		p, log, _ := newTestPID1(t, f)
+		d := p.decide(stageResult{})
+		if wantAction := map[bool]action{true: kexecReboot, false: restartUserspace}[c.err == nil]; d.action != wantAction {
+			t.Errorf("%s: decided %s, want %s", c.name, d.action, wantAction)
+		}
+		if c.want == "" {
+			if log.has(warning) {
+				t.Errorf("%s: warned that the kernel could not be checked", c.name)
+			}
+			continue
+		}
+		if !log.has(c.want) {
+			t.Errorf("%s: log lacks %q", c.name, c.want)
+		}
 	}
 }
 

@@ -315,7 +315,7 @@ func TestRealSystemRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "kernel"), []byte("not a kernel"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if found, err := sys.loadKernel(root); found && !errors.Is(err, errNotPID1) && err == nil {
+	if _, found, err := sys.loadKernel(root); found && !errors.Is(err, errNotPID1) && err == nil {
 		t.Errorf("loadKernel: (%v, %v): loaded", found, err)
 	}
 }

@@ -34,8 +34,9 @@ type system struct {
 	// forkExec starts path as a session leader with fds 0-2 inherited.
 	forkExec func(path string, argv []string) (int, error)
 	// loadKernel loads root/kernel for a later reboot(KEXEC). found is false
-	// when there is no kernel to load, which is not an error.
-	loadKernel func(root string) (found bool, err error)
+	// when there is no kernel to load, which is not an error; info is what
+	// the kexec package's check learnt of the kernel, for the log.
+	loadKernel func(root string) (info kexec.KernelInfo, found bool, err error)
 	// mountinfo returns /proc/self/mountinfo.
 	mountinfo func() ([]byte, error)
 	// processes counts the processes other than PID 1 and kernel threads,
@@ -110,18 +111,19 @@ func forkExecStage(path string, argv []string) (int, error) {
 // loadKernel loads root/kernel with the kexec package. It refuses unless we
 // are PID 1: kexec_file_load from any process with CAP_SYS_BOOT loads the
 // kernel that the host's next reboot would run.
-func loadKernel(root string) (bool, error) {
+func loadKernel(root string) (kexec.KernelInfo, bool, error) {
 	img, err := kexec.FromRoot(root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return kexec.KernelInfo{}, false, nil
 	}
 	if err != nil {
-		return true, err
+		return kexec.KernelInfo{}, true, err
 	}
 	if os.Getpid() != 1 {
-		return true, fmt.Errorf("kexec load %s: %w", img.Kernel, errNotPID1)
+		return kexec.KernelInfo{}, true, fmt.Errorf("kexec load %s: %w", img.Kernel, errNotPID1)
 	}
-	return true, kexec.Load(img)
+	info, err := kexec.Load(img)
+	return info, true, err
 }
 
 // rebootFromChild issues reboot(cmd) from a child process and waits for it.

@@ -28,7 +28,8 @@ func errorFor(t *testing.T, row explanation) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l.load(img)
+	_, err = l.load(img)
+	return err
 }
 
 func TestExplainEveryRow(t *testing.T) {

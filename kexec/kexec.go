@@ -68,7 +68,11 @@ type Image struct {
 // Load checks img.Kernel and loads img for a later Execute. It replaces any
 // kernel loaded before. A kernel that fails the check (CheckKernel), or a
 // command line longer than the kernel takes, never reaches the kernel.
-func Load(img Image) error { return loader{realSyscalls()}.load(img) }
+// It returns what the check learnt of the kernel, even with an error: a
+// caller should say so when Checked is false and Note is set (a format this
+// package cannot check, loaded on trust), since only writing the file
+// atomically then keeps a truncated kernel out.
+func Load(img Image) (KernelInfo, error) { return loader{realSyscalls()}.load(img) }
 
 // Execute reboots into the loaded kernel (reboot(LINUX_REBOOT_CMD_KEXEC)).
 // It does not return on success. The caller stops processes, syncs and
@@ -84,36 +88,36 @@ type loader struct {
 	sys syscalls
 }
 
-func (l loader) load(img Image) error {
+func (l loader) load(img Image) (KernelInfo, error) {
 	if img.Kernel == "" {
-		return errors.New("kexec: load: no kernel in Image")
+		return KernelInfo{}, errors.New("kexec: load: no kernel in Image")
 	}
 	kernel, err := os.Open(img.Kernel)
 	if err != nil {
-		return fmt.Errorf("kexec: load: %w", err)
+		return KernelInfo{Path: img.Kernel}, fmt.Errorf("kexec: load: %w", err)
 	}
 	defer kernel.Close()
 	info, err := checkFile(kernel, img.Kernel)
 	if err != nil {
-		return err
+		return info, err
 	}
 	if err := checkCmdline(img.Cmdline, info); err != nil {
-		return err
+		return info, err
 	}
 
 	var initrd *os.File
 	flags := kexecFileNoInitramfs
 	if img.Initrd != "" {
 		if initrd, err = openInitrd(img.Initrd); err != nil {
-			return err
+			return info, err
 		}
 		defer initrd.Close()
 		flags = 0
 	}
 	if err := l.sys.load(kernel, initrd, img.Cmdline, flags); err != nil {
-		return &opError{op: kexecFileLoadName, args: loadArgs(img, flags), err: err}
+		return info, &opError{op: kexecFileLoadName, args: loadArgs(img, flags), err: err}
 	}
-	return nil
+	return info, nil
 }
 
 func (l loader) execute() error {

@@ -21,8 +21,13 @@ func TestLoadPassesFilesCmdlineFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 		fake := &fakeSys{t: t}
-		if err := loaderOn(fake).load(img); err != nil {
+		info, err := loaderOn(fake).load(img)
+		if err != nil {
 			t.Fatalf("initrd %v: load = %v", withInitrd, err)
+		}
+		// Load tells its caller what the check found, for the log.
+		if info.Path != img.Kernel || info.Format != "bzImage" || !info.Checked {
+			t.Errorf("initrd %v: load returned %+v, want the checked bzImage %s", withInitrd, info, img.Kernel)
 		}
 		if len(fake.loads) != 1 || fake.calls() != 1 {
 			t.Fatalf("initrd %v: %d loads, %d calls; want exactly one load", withInitrd, len(fake.loads), fake.calls())
@@ -77,7 +82,7 @@ func TestLoadRefusesBeforeTheKernel(t *testing.T) {
 	}
 	for _, c := range cases {
 		fake := &fakeSys{t: t}
-		err := loaderOn(fake).load(c.img)
+		_, err := loaderOn(fake).load(c.img)
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: load = %v; want %v saying %q", c.name, err, c.want, c.says)
 		}
@@ -87,7 +92,7 @@ func TestLoadRefusesBeforeTheKernel(t *testing.T) {
 	}
 	// The longest command line the header allows does go through.
 	fake := &fakeSys{t: t}
-	if err := loaderOn(fake).load(Image{Kernel: kernel, Cmdline: strings.Repeat("a", limit)}); err != nil || len(fake.loads) != 1 {
+	if _, err := loaderOn(fake).load(Image{Kernel: kernel, Cmdline: strings.Repeat("a", limit)}); err != nil || len(fake.loads) != 1 {
 		t.Errorf("command line of %d bytes: %v, %d loads; want loaded", limit, err, len(fake.loads))
 	}
 }
@@ -100,10 +105,10 @@ func TestLoadDebianKernelCmdlineLimit(t *testing.T) {
 	}
 	fake := &fakeSys{t: t}
 	l := loaderOn(fake)
-	if err := l.load(Image{Kernel: path, Cmdline: strings.Repeat("b", info.MaxCmdline())}); err != nil {
+	if _, err := l.load(Image{Kernel: path, Cmdline: strings.Repeat("b", info.MaxCmdline())}); err != nil {
 		t.Errorf("%d-byte command line: %v", info.MaxCmdline(), err)
 	}
-	if err := l.load(Image{Kernel: path, Cmdline: strings.Repeat("b", info.MaxCmdline()+1)}); !errors.Is(err, ErrCmdlineTooLong) {
+	if _, err := l.load(Image{Kernel: path, Cmdline: strings.Repeat("b", info.MaxCmdline()+1)}); !errors.Is(err, ErrCmdlineTooLong) {
 		t.Errorf("%d-byte command line: %v; want ErrCmdlineTooLong", info.MaxCmdline()+1, err)
 	}
 	if len(fake.loads) != 1 {
@@ -118,7 +123,7 @@ func TestLoadKeepsErrno(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := &fakeSys{t: t, err: syscall.EPERM}
-	err = loaderOn(fake).load(img)
+	_, err = loaderOn(fake).load(img)
 	if !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("load = %v, want EPERM kept", err)
 	}

@@ -42,7 +42,7 @@ func TestFlagsMatchInitrd(t *testing.T) {
 		sys := fake.syscalls()
 		inner := sys.load
 		sys.load = func(k, i *os.File, c string, flags int) error { initrd = i; return inner(k, i, c, flags) }
-		if err := (loader{sys}).load(img); err != nil {
+		if _, err := (loader{sys}).load(img); err != nil {
 			t.Fatal(err)
 		}
 		noInitramfs := fake.loads[0].flags&unix.KEXEC_FILE_NO_INITRAMFS != 0
