@@ -152,11 +152,13 @@ configure() {
 	echo "$inputs $(sha256sum <"$cfg")" >"$stamp"
 }
 
-# config_inputs: what the .config is made from: the fragment, the embedded
-# image's staged name, the kernel tree and this script.
+# config_inputs: what the .config is made from: the fragment's settings (the
+# lines merge_config.sh reads: a change to its comments is not a new config),
+# the embedded image's staged name, the kernel tree and this script.
 config_inputs() {
 	{
-		cat "$KERNEL_CONFIG" "$0"
+		grep -E '^CONFIG_|^# CONFIG_[A-Za-z0-9_]+ is not set' "$KERNEL_CONFIG" || true
+		cat "$0"
 		echo "$staged $KERNEL_SRC"
 		cat "$KERNEL_SRC/Makefile" "$KERNEL_SRC/kernel/configs/tiny.config" "$KERNEL_SRC/kernel/configs/tiny-base.config"
 	} | sha256sum
