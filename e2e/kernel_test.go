@@ -99,11 +99,18 @@ var dmesgRecord = regexp.MustCompile(`^<(\d+)>(?:\[[ \d.]+\] )?(.*)$`)
 // read (none read means the format was not understood: nothing was checked).
 // Services' stderr is left out: it reaches the log at the default level
 // (warning) by design.
-// emulationNoise are kernel warnings about the clock of a machine emulated
-// under TCG on a loaded host (the TSC cannot be calibrated against the PIT
-// when the emulator is starved), which say nothing about the configuration
-// or the init. Seen in CI: "tsc: Unable to calibrate against PIT".
-var emulationNoise = regexp.MustCompile(`^(tsc|clocksource): `)
+// emulationNoise are the kernel warnings, word for word, that a machine
+// emulated under TCG on a loaded host prints about its clock and that say
+// nothing about the configuration or the init: when QEMU is starved, the
+// PIT loop of the TSC calibration misses its window (arch/x86/kernel/tsc.c,
+// pr_warn), and the kernel goes on with the HPET reference ("tsc: using
+// HPET reference calibration", info). Seen in CI and in 5 of 22 boots of
+// Debian's kernel in one `make test`. Every other tsc: or clocksource:
+// warning (a failed HPET calibration, the watchdog marking a clocksource
+// unstable) is a real clock problem and fails the test.
+var emulationNoise = map[string]bool{
+	"tsc: Unable to calibrate against PIT": true,
+}
 
 func dmesgWarnings(raw string) (warnings []string, records int) {
 	var out []string
@@ -118,7 +125,7 @@ func dmesgWarnings(raw string) (warnings []string, records int) {
 		if level > 4 {
 			continue
 		}
-		if facility == 0 && emulationNoise.MatchString(m[2]) {
+		if facility == 0 && emulationNoise[m[2]] {
 			continue
 		}
 		if facility == 0 || strings.HasPrefix(m[2], "init: ") {
@@ -135,15 +142,20 @@ func TestDmesgWarnings(t *testing.T) {
 		"<12>[    1.500000] init: mount /sys: no such device\n" +
 		"<14>[    1.600000] init: slashinit devel: PID 1 up\n" +
 		"<12>[    2.000000] hello: a line of a service's stderr\n" +
-		"<4>[    0.044000] tsc: Unable to calibrate against PIT\n"
+		"<4>[    0.044000] tsc: Unable to calibrate against PIT\n" +
+		"<6>[    0.045000] tsc: using HPET reference calibration\n" +
+		"<4>[    0.046000] tsc: HPET/PMTIMER calibration failed\n" +
+		"<4>[    9.000000] clocksource: timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:\n"
 	got, n := dmesgWarnings(raw)
-	if n != 7 {
-		t.Errorf("dmesgWarnings read %d records, want 7", n)
+	if n != 10 {
+		t.Errorf("dmesgWarnings read %d records, want 10", n)
 	}
 	want := []string{
 		"<4>[    0.100000] Warning: something odd",
 		"<3>[    1.000000] e1000: probe failed",
 		"<12>[    1.500000] init: mount /sys: no such device",
+		"<4>[    0.046000] tsc: HPET/PMTIMER calibration failed",
+		"<4>[    9.000000] clocksource: timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("dmesgWarnings =\n%q\nwant\n%q", got, want)
