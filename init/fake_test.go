@@ -46,6 +46,7 @@ type fakeStage struct {
 	exitAfter  time.Duration // ends on its own after that; 0: never
 	status     syscall.WaitStatus
 	ignoreTerm bool          // only SIGKILL ends it
+	unkillable bool          // not even SIGKILL: stuck in the kernel (D state)
 	termDelay  time.Duration // it takes that long to exit on SIGTERM
 }
 
@@ -124,7 +125,7 @@ func (f *fakeKernel) signalLocked(p *fakeProc, sig syscall.Signal) {
 		return
 	}
 	switch {
-	case sig == syscall.SIGKILL:
+	case sig == syscall.SIGKILL && !p.behave.unkillable:
 		go f.exit(p.pid, syscall.WaitStatus(sig))
 	case sig == syscall.SIGTERM && !p.behave.ignoreTerm:
 		pid := p.pid

@@ -290,6 +290,35 @@ func TestRebootTimeout(t *testing.T) {
 	}
 }
 
+// TestRebootStuckAfterKill: an /etc/reboot that does not die of SIGKILL
+// (stuck in the kernel) is left behind after the grace period, at least
+// 1 s: PID 1 logs it and goes on instead of waiting for it forever.
+func TestRebootStuckAfterKill(t *testing.T) {
+	f := newFakeKernel(t)
+	f.stage["/etc/reboot"] = fakeStage{exitAfter: forever, ignoreTerm: true, unkillable: true}
+	p, log, _ := newTestPID1(t, f)
+	done := make(chan stageResult)
+	start := time.Now()
+	go func() { done <- p.reboot() }()
+	var res stageResult
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("/etc/reboot stuck after SIGKILL keeps PID 1 waiting (calls %q)", f.Calls())
+	}
+	took := time.Since(start)
+	assertOrder(t, f.Calls(), []string{"spawn /etc/reboot", "kill -101 SIGTERM", "kill -101 SIGKILL"})
+	if min := p.cfg.rebootTimeout + p.cfg.grace + time.Second; took < min {
+		t.Errorf("gave up after %v, before timeout+grace+1s %v", took, min)
+	}
+	if res.pid != 101 || res.stopped == "" {
+		t.Errorf("result %+v, want pid 101 stopped on timeout", res)
+	}
+	if !log.has("<3>" + filepath.Join(f.root, rebootPath) + " (pid 101) did not die 1s after SIGKILL") {
+		t.Errorf("giving up on /etc/reboot not logged")
+	}
+}
+
 // TestShutdownOrder: the teardown before a cold reboot, in order: TERM to
 // all, KILL to the rest after the grace period, sync, unmount in reverse
 // order what is not ours (read-only remount when that fails), sync, reboot.

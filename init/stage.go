@@ -29,7 +29,8 @@ type stageResult struct {
 // runStage starts path and waits until it ends, reaping every other child
 // meanwhile (orphans are re-parented to PID 1). Past timeout (0: none) its
 // process group gets SIGTERM, then SIGKILL after the grace period; with
-// stopOnRequest, a request does the same.
+// stopOnRequest, a request does the same. A stage that outlives its SIGKILL
+// by the grace period (at least 1 s) is left behind, as stopAll does.
 func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) stageResult {
 	res := stageResult{path: path}
 	start := p.sys.now()
@@ -43,18 +44,21 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 	res.pid = pid
 	p.logf(kmsg.Info, "started %s (pid %d)", path, pid)
 
-	var deadline, killAt <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
-	var killTimer *time.Timer
+	var timers []*time.Timer
 	defer func() {
-		if killTimer != nil {
-			killTimer.Stop()
+		for _, t := range timers {
+			t.Stop()
 		}
 	}()
+	after := func(d time.Duration) <-chan time.Time {
+		t := time.NewTimer(d)
+		timers = append(timers, t)
+		return t.C
+	}
+	var deadline, killAt, giveUpAt <-chan time.Time
+	if timeout > 0 {
+		deadline = after(timeout)
+	}
 	stop := func(why string) {
 		if res.stopped != "" {
 			return
@@ -62,8 +66,7 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 		res.stopped = why
 		p.logf(kmsg.Notice, "%s: sending SIGTERM to %s (process group %d)", why, path, pid)
 		p.signalGroup(pid, syscall.SIGTERM)
-		killTimer = time.NewTimer(p.cfg.grace)
-		killAt = killTimer.C
+		killAt = after(p.cfg.grace)
 	}
 	if stopOnRequest && p.request != noRequest {
 		res.requested = true
@@ -98,6 +101,16 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			p.logf(kmsg.Warning, "%s (pid %d) still running %s after SIGTERM: sending SIGKILL to its process group",
 				path, pid, round(p.cfg.grace))
 			p.signalGroup(pid, syscall.SIGKILL)
+			// A process in uninterruptible sleep (D state: a dead disk, a
+			// hung NFS server) dies of SIGKILL only when the kernel lets
+			// it go, maybe never: waiting for it would keep PID 1 in this
+			// stage for good. The reap(-1) calls of later waits collect it.
+			giveUpAt = after(max(p.cfg.grace, time.Second))
+		case <-giveUpAt:
+			res.ran = p.sys.now().Sub(start)
+			p.logf(kmsg.Err, "%s (pid %d) did not die %s after SIGKILL (stuck in the kernel?): going on without it",
+				path, pid, round(max(p.cfg.grace, time.Second)))
+			return res
 		}
 	}
 }
