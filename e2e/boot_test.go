@@ -2,8 +2,6 @@ package e2e_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,10 +26,24 @@ echo "chatty-done" >&2
 exec sleep 1000000
 `,
 	"/etc/service/orphans/run": `#!/bin/sh
-# 50 orphans: each subshell starts a sleep and exits at once, so the sleep
-# is re-parented to PID 1, which must reap it when it exits a second later.
-for i in $(seq 1 50); do (sleep 1 &); done
+# 50 orphans: each subshell starts a child and exits at once, so the child
+# is re-parented to PID 1. The children wait on a fifo until the test
+# releases them (a write to /run/orphans-release), then exit, and PID 1
+# must reap all 50. Until then the test can count them.
+rm -f /run/orphans-release
+mknod /run/orphans-release p
+for i in $(seq 1 50); do (sh -c 'read -r x </run/orphans-release' orphan &); done
 echo "orphans-started" >&2
+exec sleep 1000000
+`,
+	"/etc/service/longline/run": `#!/bin/sh
+# One 3000-byte line on stdout, which runsv pipes into ./log/run: the demo's
+# log service (hello's, added by the test) must cut it into records that
+# /dev/kmsg accepts. The line is "longline:" then [1000][1001]...
+line="longline:"
+i=1000
+while [ ${#line} -lt 3000 ]; do line="$line[$i]"; i=$((i + 1)); done
+echo "${line:0:3000}"
 exec sleep 1000000
 `,
 }
@@ -44,6 +56,7 @@ func TestBoot(t *testing.T) {
 	need(t)
 	files := withShell(bootTestServices)
 	files["/etc/boot"] = bootScript(t)
+	files["/etc/service/longline/log/run"] = configFile(t, "rootfs/etc/service/hello/log/run")
 	img := image(t, qemu.Image{Files: files})
 	vm := boot(t, bootOpts(img))
 	expect(t, vm.Console, `init: .*`, 60*time.Second)
@@ -129,19 +142,21 @@ func TestBoot(t *testing.T) {
 
 	t.Run("stdout-on-console", func(t *testing.T) {
 		// configs/rootfs/etc/boot echoes this on stdout.
-		if !regexp.MustCompile(`boot: Linux \S+ up in .*s, starting services`).MatchString(vm.Console.String()) {
+		line := regexp.MustCompile(`boot: Linux \S+ up in .*s, starting services`)
+		if !line.MatchString(vm.Console.String()) {
 			t.Error("the stdout of /etc/boot did not reach the console")
+		}
+		// With loglevel=7 a kmsg record shows on the console too: the line
+		// must not be in the kernel log, or stdout went to /dev/kmsg.
+		if line.MatchString(run(t, vm, "dmesg")) {
+			t.Error("the stdout of /etc/boot is in the kernel log: it went to /dev/kmsg, not the console")
 		}
 	})
 
 	t.Run("stderr-in-kmsg", func(t *testing.T) {
-		var dmesg string
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-			dmesg = run(t, vm, "dmesg")
-			if strings.Contains(dmesg, "chatty-done") {
-				break
-			}
-		}
+		dmesg := poll(t, vm, "dmesg", 30*time.Second, func(out string) bool {
+			return strings.Contains(out, "chatty-done")
+		})
 		seen := map[int]bool{}
 		for _, m := range regexp.MustCompile(`chatty-line-(\d+)\n`).FindAllStringSubmatch(dmesg, -1) {
 			n, _ := strconv.Atoi(m[1])
@@ -166,34 +181,77 @@ func TestBoot(t *testing.T) {
 	})
 
 	t.Run("zombies", func(t *testing.T) {
-		var dmesg string
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-			if dmesg = run(t, vm, "dmesg"); strings.Contains(dmesg, "orphans-started") {
-				break
-			}
-		}
-		if !strings.Contains(dmesg, "orphans-started") {
+		if dmesg := poll(t, vm, "dmesg", 30*time.Second, func(out string) bool {
+			return strings.Contains(out, "orphans-started")
+		}); !strings.Contains(dmesg, "orphans-started") {
 			t.Fatal("the orphans service never started")
 		}
-		// The orphans exit one second after they start; give PID 1 time.
-		// (A process that exits between the glob and grep's open is no
-		// zombie: 2>/dev/null keeps grep's complaint out of the answer.)
-		var zombies string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-			zombies = run(t, vm, "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null || true")
-			if strings.TrimSpace(zombies) == "" {
-				break
-			}
+		// First the 50 orphans are there, children of PID 1, waiting on the
+		// fifo. (A process that exits between the shell's glob and grep's
+		// open is no concern: 2>/dev/null keeps grep's complaint out.)
+		const orphans = `n=0; for p in /proc/[0-9]*; do ` +
+			`grep -qs '^PPid:[[:space:]]*1$' $p/status && grep -qs orphans-release $p/cmdline && n=$((n + 1)); ` +
+			`done; echo $n`
+		if n := poll(t, vm, orphans, 30*time.Second, func(out string) bool {
+			return strings.TrimSpace(out) == "50"
+		}); strings.TrimSpace(n) != "50" {
+			t.Fatalf("%s orphans are children of PID 1, want 50", strings.TrimSpace(n))
 		}
+		// Released, they exit; a zombie has no command line, so the count
+		// drops to 0 whether PID 1 reaps them or not. Then no process may
+		// be left a zombie.
+		run(t, vm, "echo go >/run/orphans-release")
+		if n := poll(t, vm, orphans, 30*time.Second, func(out string) bool {
+			return strings.TrimSpace(out) == "0"
+		}); strings.TrimSpace(n) != "0" {
+			t.Fatalf("%s orphans still running after their release", strings.TrimSpace(n))
+		}
+		zombies := poll(t, vm, "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null || true", 20*time.Second, func(out string) bool {
+			return strings.TrimSpace(out) == ""
+		})
 		if z := strings.TrimSpace(zombies); z != "" {
-			t.Errorf("zombies left: %s", z)
+			t.Errorf("zombies left after the 50 orphans exited: %s", z)
+		}
+	})
+
+	t.Run("long-line-through-log", func(t *testing.T) {
+		// The demo's log/run cuts a 3000-byte line into records of at most
+		// 900 bytes; together they are the line, in order.
+		want := "longline:"
+		for i := 1000; len(want) < 3000; i++ {
+			want += fmt.Sprintf("[%d]", i)
+		}
+		want = want[:3000]
+		piece := regexp.MustCompile(`(?m)hello: (longline:[\[\]0-9]*|[\[\]0-9]+)$`)
+		var got string
+		var pieces int
+		poll(t, vm, "dmesg", 30*time.Second, func(dmesg string) bool {
+			got, pieces = "", 0
+			for _, m := range piece.FindAllStringSubmatch(dmesg, -1) {
+				if len(m[1]) > 900 {
+					t.Errorf("a record of %d bytes: longer than the 900 the log service promises", len(m[1]))
+				}
+				got += m[1]
+				pieces++
+			}
+			return got == want
+		})
+		if got != want {
+			t.Errorf("the 3000-byte line reached dmesg as %d records, %d bytes; want the whole line", pieces, len(got))
+		} else if pieces < 4 {
+			t.Errorf("the 3000-byte line arrived in %d records, want at least 4", pieces)
 		}
 	})
 
 	t.Run("runit", func(t *testing.T) {
 		status := run(t, vm, "sv status /etc/service/*")
-		for _, svc := range []string{"getty-ttyS0", "hello", "chatty", "orphans", "shell-ttyS1"} {
-			if !regexp.MustCompile(`run: /etc/service/` + svc + `: \(pid \d+\)`).MatchString(status) {
+		// Every service of the image: the demo's and the test's.
+		services := strings.Fields(run(t, vm, "ls /etc/service"))
+		if len(services) < 8 {
+			t.Errorf("only %d services in /etc/service: %v", len(services), services)
+		}
+		for _, svc := range services {
+			if !regexp.MustCompile(`run: /etc/service/` + regexp.QuoteMeta(svc) + `: \(pid \d+\)`).MatchString(status) {
 				t.Errorf("service %s is not running:\n%s", svc, status)
 			}
 		}
@@ -224,11 +282,7 @@ func TestBoot(t *testing.T) {
 // bootScript is the demo's /etc/boot, saving the signal state PID 1 gave
 // it before it execs runsvdir.
 func bootScript(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(tools.Root, "configs/rootfs/etc/boot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shebang, rest, _ := strings.Cut(string(b), "\n")
+	shebang, rest, _ := strings.Cut(configFile(t, "rootfs/etc/boot"), "\n")
 	// Not the shell's own status: ash ignores SIGQUIT while it runs, and
 	// restores what it inherited for the commands it starts. A real exec
 	// (an absolute path, not a busybox builtin) shows what PID 1 gave.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,32 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// Every test kills its VMs (boot's cleanup): none may outlive the suite.
+	if left := qemuChildren(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: QEMU processes left behind by the tests: %v\n", left)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// qemuChildren lists this process's QEMU children that are still running
+// (a zombie has been killed, and is only not yet reaped).
+func qemuChildren() []string {
+	var left []string
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, stat := range stats {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, not ")".
+		comm, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if ok && len(f) > 1 && strings.Contains(comm, "(qemu-system") && f[0] != "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+			left = append(left, strings.Fields(comm)[0])
+		}
+	}
+	return left
 }
 
 // need skips the test, with the reason, when a prerequisite is missing.
@@ -155,6 +182,30 @@ func run(t *testing.T, vm *qemu.VM, command string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// poll runs command in the guest every second until done accepts its
+// output or timeout has passed, and returns the last output.
+func poll(t *testing.T, vm *qemu.VM, command string, timeout time.Duration, done func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := run(t, vm, command)
+		if done(out) || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// configFile is the content of a file of the demo system, configs/NAME.
+func configFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tools.Root, "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // detached is command run a second later, detached from the test's shell
