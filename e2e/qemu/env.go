@@ -2,15 +2,17 @@ package qemu
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -49,9 +51,12 @@ func kvmBoots() bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "kvm", "-m", "256",
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-accel", "kvm", "-m", "256",
 		"-display", "none", "-nodefaults", "-serial", "stdio", "-no-reboot",
-		"-kernel", kernel, "-append", "console=ttyS0 panic=-1").CombinedOutput()
+		"-kernel", kernel, "-append", "console=ttyS0 panic=-1")
+	// A guest hung at "Booting from ROM" must not outlive its prober.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, _ := cmd.CombinedOutput()
 	return bytes.Contains(out, []byte("Kernel panic"))
 }
 
@@ -68,8 +73,47 @@ func Kernel() (string, error) {
 	if len(found) == 0 {
 		return "", errors.New("no kernel: install linux-image-amd64 (scripts/deps.sh) or set KERNEL=path")
 	}
-	sort.Strings(found)
-	return found[len(found)-1], nil
+	return Newest(found), nil
+}
+
+// Newest is the newest of kernel file names by version, as sort -V orders
+// them: vmlinuz-6.1.0-56-amd64 is newer than vmlinuz-6.1.0-9-amd64.
+func Newest(paths []string) string {
+	return slices.MaxFunc(paths, compareVersions)
+}
+
+// compareVersions compares a and b as sort -V does: runs of digits by
+// their value, everything else byte by byte.
+func compareVersions(a, b string) int {
+	for a != "" && b != "" {
+		na, ra := leadingDigits(a)
+		nb, rb := leadingDigits(b)
+		if na != "" && nb != "" {
+			na, nb = strings.TrimLeft(na, "0"), strings.TrimLeft(nb, "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = ra, rb
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// leadingDigits splits s into its leading run of digits and the rest.
+func leadingDigits(s string) (digits, rest string) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i], s[i:]
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod) from the

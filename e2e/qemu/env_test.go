@@ -1,0 +1,47 @@
+package qemu
+
+import "testing"
+
+func TestNewest(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		// A string sort would pick -9: Debian's ABI numbers pass 9.
+		{[]string{"/boot/vmlinuz-6.1.0-56-amd64", "/boot/vmlinuz-6.1.0-9-amd64"}, "/boot/vmlinuz-6.1.0-56-amd64"},
+		{[]string{"/boot/vmlinuz-5.10.0-30-amd64", "/boot/vmlinuz-6.1.0-9-amd64"}, "/boot/vmlinuz-6.1.0-9-amd64"},
+		{[]string{"/boot/vmlinuz-6.10.1", "/boot/vmlinuz-6.9.12"}, "/boot/vmlinuz-6.10.1"},
+		{[]string{"/boot/vmlinuz-6.1.0-9-amd64", "/boot/vmlinuz-6.1.0-9-cloud-amd64"}, "/boot/vmlinuz-6.1.0-9-cloud-amd64"},
+		{[]string{"/boot/vmlinuz-6.1.0-09"}, "/boot/vmlinuz-6.1.0-09"},
+	} {
+		if got := Newest(tc.paths); got != tc.want {
+			t.Errorf("Newest(%q) = %q, want %q", tc.paths, got, tc.want)
+		}
+		// The order of the input does not matter.
+		rev := []string{}
+		for i := len(tc.paths) - 1; i >= 0; i-- {
+			rev = append(rev, tc.paths[i])
+		}
+		if got := Newest(rev); got != tc.want {
+			t.Errorf("Newest(%q) = %q, want %q", rev, got, tc.want)
+		}
+	}
+}
+
+func TestCompareVersions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"1.2", "1.10", -1},
+		{"1.10", "1.2", 1},
+		{"1.02", "1.2", 0},
+		{"a", "b", -1},
+		{"6.1", "6.1.0", -1},
+		{"", "", 0},
+	} {
+		if got := compareVersions(tc.a, tc.b); got != tc.want {
+			t.Errorf("compareVersions(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
