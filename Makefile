@@ -16,15 +16,17 @@ GO      ?= go
 BUILD   ?= build
 DESTDIR ?=
 # The kernel QEMU boots: Debian's, newest first, unless KERNEL=path is given.
-KERNEL  ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*)))
+KERNEL  ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 QEMU    ?= qemu-system-x86_64
-# KVM does not work on the development machines (see README): TCG by default.
-ACCEL   ?= tcg
+# KVM where a KVM guest really boots, else TCG: on the development machines
+# /dev/kvm is missing or hangs the guest (see README, troubleshooting).
+ACCEL   ?= $(shell $(GO) run ./e2e/qemu/accel)
 COMPRESS ?= gzip
 # The NIC driver QEMU's e1000 needs, from the modules of the kernel booted
 # (Debian's has it as a module), when that kernel's modules are installed.
 KVER    ?= $(patsubst vmlinuz-%,%,$(notdir $(KERNEL)))
-KMODS   ?= $(if $(wildcard /lib/modules/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER))
+KMODS   ?= $(if $(wildcard /lib/modules/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER),$(warning \
+	no /lib/modules/$(KVER): the image gets no NIC driver (install linux-image-$(KVER), or set KMODS=)))
 GOFLAGS_BUILD = -trimpath -ldflags='-s -w -buildid='
 # PID 1 runs with GODEBUG=disablethp=1 by default: on kernels with
 # transparent huge pages "always" (Debian's) the Go heap's first touch

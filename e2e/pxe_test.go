@@ -25,7 +25,6 @@ import (
 // pxe is one network-boot setup: the server and what it publishes.
 type pxe struct {
 	srv     *qemu.FileServer
-	kver    string // release of the kernel, for -kmod
 	kmod    []string
 	image   string // the image the network boot serves
 	cmdline string // the kernel command line of the iPXE script
@@ -38,18 +37,15 @@ const pxeBanner = "iPXE initialising devices"
 // network boot.
 func newPXE(t *testing.T) *pxe {
 	t.Helper()
-	kver := strings.TrimPrefix(filepath.Base(kernel), "vmlinuz-")
-	if kver == filepath.Base(kernel) {
-		t.Skipf("cannot tell the release of kernel %s from its name (want vmlinuz-VERSION) for -kver", kernel)
-	}
-	if _, err := os.Stat(filepath.Join("/lib/modules", kver, "modules.dep")); err != nil {
-		t.Skipf("modules of kernel %s not installed (linux-image-amd64): %v", kver, err)
+	kmod, err := qemu.NICModules(kernel)
+	if err != nil {
+		t.Skip(err)
 	}
 	srv, err := qemu.ServeFiles()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pxe{srv: srv, kver: kver, kmod: []string{"-kmod", "e1000", "-kver", kver}}
+	p := &pxe{srv: srv, kmod: kmod}
 	t.Cleanup(func() {
 		srv.Close()
 		if t.Failed() {

@@ -46,9 +46,15 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	// As make run: the NIC's driver in the image, when the kernel's
+	// modules are installed here.
+	kmod, err := qemu.NICModules(kernel)
+	if err != nil {
+		say("no network in the guest: %v", err)
+	}
 	// The image the second kernel gets as /kernel.initrd: the demo system
 	// plus a shell on ttyS1 that this program types into.
-	second, err := tools.BuildImage(qemu.Image{Files: qemu.ShellService})
+	second, err := tools.BuildImage(qemu.Image{Files: qemu.ShellService, Extra: kmod})
 	if err != nil {
 		fail(err)
 	}
@@ -56,6 +62,7 @@ func main() {
 	first, err := tools.BuildImage(qemu.Image{
 		Files: qemu.ShellService,
 		Host:  map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": second},
+		Extra: kmod,
 	})
 	if err != nil {
 		fail(err)
@@ -70,6 +77,7 @@ func main() {
 		NoReboot: true,
 		Shell:    true,
 		Limit:    6 * time.Minute,
+		Args:     qemu.Net{}.Args(),
 	}
 	if *verbose {
 		opts.Log = os.Stdout
