@@ -59,15 +59,18 @@ type Modules struct {
 
 // The index files AddModules puts in the image. modprobe (busybox's, which
 // the images use) reads the text modules.dep; modules.alias and
-// modules.softdep map aliases and soft dependencies; modules.builtin lets
+// modules.softdep map aliases and soft dependencies; modules.symbols maps
+// the symbols a module asks for with symbol_request() to the module that
+// exports them ("modprobe symbol:NAME", which kmod also reads through its
+// aliases); modules.builtin lets
 // modprobe accept a built-in module silently; modules.builtin.modinfo and
 // modules.order are what kmod's modinfo and depmod use; modules.devname lists
 // the device nodes of modules loaded on first open. The binary indexes
 // (*.bin) are left out: they describe the whole host tree, and a kmod
 // modprobe that needs them can regenerate them with depmod in the guest.
 var moduleIndexFiles = []string{
-	"modules.dep", "modules.alias", "modules.softdep", "modules.builtin",
-	"modules.builtin.modinfo", "modules.order", "modules.devname",
+	"modules.dep", "modules.alias", "modules.softdep", "modules.symbols",
+	"modules.builtin", "modules.builtin.modinfo", "modules.order", "modules.devname",
 }
 
 // AddModules adds the kernel modules names, every module they depend on
@@ -230,11 +233,11 @@ func (a *Archive) addModuleIndexes(ix *moduleIndex, tree, dir string, decompress
 			return fmt.Errorf("kernel modules: %w", err)
 		}
 		switch name {
-		case "modules.alias", "modules.softdep", "modules.devname":
+		case "modules.alias", "modules.symbols", "modules.softdep", "modules.devname":
 			// Keep the comments and the lines of the modules the image
-			// holds: "alias PATTERN MODULE", "softdep MODULE pre: ...",
-			// "MODULE DEVNAME TYPEMAJOR:MINOR".
-			field := map[string]int{"modules.alias": 2, "modules.softdep": 1, "modules.devname": 0}[name]
+			// holds: "alias PATTERN MODULE", "alias symbol:NAME MODULE",
+			// "softdep MODULE pre: ...", "MODULE DEVNAME TYPEMAJOR:MINOR".
+			field := map[string]int{"modules.alias": 2, "modules.symbols": 2, "modules.softdep": 1, "modules.devname": 0}[name]
 			b = filterLines(b, func(f []string) bool { return len(f) > field && names[normalizeModuleName(f[field])] })
 		case "modules.order":
 			// The kernel build writes modules.order before any

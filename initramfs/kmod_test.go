@@ -49,6 +49,7 @@ alias fs-packed packed
 alias other-alias other
 `),
 		"modules.softdep": []byte("# Soft dependencies extracted from modules themselves.\nsoftdep soft pre: crypto-thing\nsoftdep other pre: leaf_b\n"),
+		"modules.symbols": []byte("# Aliases for symbols, used by symbol_request().\nalias symbol:leaf_b_fn leaf_b\nalias symbol:other_fn other\n"),
 		"modules.builtin": []byte("kernel/fs/builtin_one.ko\nkernel/net/unix/unix.ko\n"),
 		"modules.order":   []byte("kernel/drivers/top.ko\nkernel/drivers/mid-a.ko\nkernel/lib/leaf_b.ko\nkernel/lib/leaf-c.ko\nkernel/drivers/soft.ko\nkernel/fs/packed.ko\nkernel/fs/packed2.ko\nkernel/drivers/other.ko\n"),
 		"modules.devname": []byte("# Device nodes to trigger on-demand module loading.\ntop top c10:200\nother other c10:201\n"),
@@ -153,7 +154,7 @@ func TestAddModulesDependencies(t *testing.T) {
 		t.Errorf("result %+v: want Dir lib/modules/%s and no builtin", res, version)
 	}
 	got := moduleFiles(t, a, version)
-	wantFiles := []string{"kernel/drivers/mid-a.ko", "kernel/drivers/top.ko", "kernel/lib/leaf_b.ko", "modules.alias", "modules.builtin", "modules.dep", "modules.devname", "modules.order", "modules.softdep"}
+	wantFiles := []string{"kernel/drivers/mid-a.ko", "kernel/drivers/top.ko", "kernel/lib/leaf_b.ko", "modules.alias", "modules.builtin", "modules.dep", "modules.devname", "modules.order", "modules.softdep", "modules.symbols"}
 	if !slices.Equal(keys(got), wantFiles) {
 		t.Errorf("files in the image = %v, want %v", keys(got), wantFiles)
 	}
@@ -165,6 +166,7 @@ func TestAddModulesDependencies(t *testing.T) {
 		"modules.dep":     "kernel/drivers/top.ko: kernel/drivers/mid-a.ko kernel/lib/leaf_b.ko\nkernel/drivers/mid-a.ko: kernel/lib/leaf_b.ko\nkernel/lib/leaf_b.ko:\n",
 		"modules.alias":   "# Aliases extracted from modules themselves.\nalias pci:v00001234d*sv*sd*bc*sc*i* top\n",
 		"modules.softdep": "# Soft dependencies extracted from modules themselves.\n",
+		"modules.symbols": "# Aliases for symbols, used by symbol_request().\nalias symbol:leaf_b_fn leaf_b\n",
 		"modules.order":   "kernel/drivers/top.ko\nkernel/drivers/mid-a.ko\nkernel/lib/leaf_b.ko\n",
 		"modules.devname": "# Device nodes to trigger on-demand module loading.\ntop top c10:200\n",
 		"modules.builtin": "kernel/fs/builtin_one.ko\nkernel/net/unix/unix.ko\n",
