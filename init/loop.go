@@ -180,12 +180,18 @@ func (p *pid1) act(d decision, boot stageResult) {
 	p.restartUserspace(boot)
 }
 
-// restartUserspace stops every process and, when /etc/boot failed (it ran
-// less than resetAfter), waits the backoff so that a broken /etc/boot is
-// not a busy loop.
+// restartUserspace stops every process, syncs and, when /etc/boot failed
+// (it ran less than resetAfter), waits the backoff so that a broken
+// /etc/boot is not a busy loop.
 func (p *pid1) restartUserspace(boot stageResult) {
 	p.request = noRequest
 	p.stopAll()
+	// The file systems stay mounted across a restart (the next /etc/boot
+	// finds them as they are), but what the stopped services wrote goes to
+	// disk now, as before a reboot: the next /etc/boot may never get as far
+	// as its own sync before the power goes.
+	p.logf(kmsg.Notice, "syncing")
+	p.sys.sync()
 	wait := p.backoff.after(boot.ran, boot.requested)
 	if wait > 0 {
 		if boot.spawnErr != nil {

@@ -148,7 +148,8 @@ const forever = 0 // fakeStage.exitAfter: never exits on its own
 
 // TestSignalRequests: a request stops /etc/boot's process group, runs
 // /etc/reboot, and the decision follows the request; power-off and halt
-// go through the forked child, never through PID 1's own reboot(2).
+// go through the forked child, never through PID 1's own reboot(2). A
+// restart of userspace stops every process and syncs, but unmounts nothing.
 func TestSignalRequests(t *testing.T) {
 	for _, tc := range []struct {
 		sig        syscall.Signal
@@ -167,6 +168,7 @@ func TestSignalRequests(t *testing.T) {
 			f := newFakeKernel(t)
 			f.stage["/etc/boot"] = fakeStage{exitAfter: forever}
 			f.stage["/etc/reboot"] = fakeStage{exitAfter: 10 * time.Millisecond}
+			f.mountinfo = "22 1 0:20 / / rw - rootfs none rw\n30 22 8:1 / /mnt rw - ext4 /dev/sda1 rw\n"
 			if tc.rebootFile {
 				if err := os.WriteFile(filepath.Join(f.root, "reboot"), nil, 0o644); err != nil {
 					t.Fatal(err)
@@ -177,9 +179,9 @@ func TestSignalRequests(t *testing.T) {
 			runIteration(t, p, 5*time.Second)
 
 			calls := f.Calls()
-			want := []string{"spawn /etc/boot", "kill -101 SIGTERM", "spawn /etc/reboot", "kill -1 SIGTERM"}
+			want := []string{"spawn /etc/boot", "kill -101 SIGTERM", "spawn /etc/reboot", "kill -1 SIGTERM", "sync"}
 			if tc.want != "" {
-				want = append(want, "sync", "sync", tc.want)
+				want = append(want, "umount /mnt", "sync", tc.want)
 			}
 			assertOrder(t, calls, want)
 			for _, c := range calls {
@@ -190,6 +192,9 @@ func TestSignalRequests(t *testing.T) {
 			if tc.want == "" {
 				if i := indexOf(calls, "reboot RESTART"); i >= 0 {
 					t.Errorf("rebooted without /reboot: %q", calls)
+				}
+				if i := indexOf(calls, "umount /mnt"); i >= 0 {
+					t.Errorf("the restart of userspace unmounted /mnt: %q", calls)
 				}
 				if !log.has("touch /reboot") {
 					t.Errorf("the restart of userspace does not say how to cold reboot")
