@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +68,33 @@ func buildMinimalKernel(t *testing.T, image, out string) {
 		t.Fatal(err)
 	}
 	t.Logf("built %s (%d bytes, %s embedded) in %s", out, st.Size(), image, time.Since(start).Round(time.Second))
+}
+
+// configOnly runs scripts/build-kernel.sh config (tinyconfig, the merge of
+// fragment, the check of the result) in the kbuild directory obj, and
+// returns its output.
+func configOnly(t *testing.T, fragment, obj string) (string, error) {
+	t.Helper()
+	// config stages an image like build does: any newc archive will do.
+	image := filepath.Join(filepath.Dir(obj), "empty.cpio")
+	if err := os.WriteFile(image, emptyNewc(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "config")
+	cmd.Dir = tools.Root
+	cmd.Env = append(os.Environ(), "KERNEL_CONFIG="+fragment, "KERNEL_OBJ="+obj, "KERNEL_INITRAMFS="+image)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// emptyNewc is a newc cpio archive with nothing but its trailer.
+func emptyNewc() []byte {
+	const name = "TRAILER!!!\x00"
+	h := "070701" + strings.Repeat("00000000", 11) + fmt.Sprintf("%08X", len(name)) + "00000000" + name
+	for len(h)%4 != 0 {
+		h += "\x00"
+	}
+	return []byte(h)
 }
 
 // markedBoot is the demo's /etc/boot, first printing which kernel's image
@@ -170,6 +199,44 @@ func TestDmesgWarnings(t *testing.T) {
 func TestMinimalKernel(t *testing.T) {
 	made := needMinimalKernel(t)
 	dir := t.TempDir()
+
+	// make kernel fails, naming them, when options of the fragment did
+	// not survive the merge: IPV6_SIT needs IPV6, which the fragment
+	// leaves off, so Kconfig drops it. In a kbuild directory of the test's
+	// own, not make kernel's.
+	t.Run("fragment-check", func(t *testing.T) {
+		good := filepath.Join(tools.Root, "kernel.config")
+		frag, err := os.ReadFile(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := filepath.Join(dir, "kernel-sit.config")
+		frag = append(frag, "# the test's option whose dependency (IPV6) is missing\nCONFIG_IPV6_SIT=y\n"...)
+		if err := os.WriteFile(bad, frag, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		obj := filepath.Join(t.TempDir(), "obj")
+		start := time.Now()
+		out, err := configOnly(t, bad, obj)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("build-kernel.sh config with CONFIG_IPV6_SIT=y and no IPV6: %v, want a non-zero exit\n%s", err, tail(out, 20))
+		}
+		for _, want := range []string{"did not survive the merge", "CONFIG_IPV6_SIT=y  (final: absent)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("build-kernel.sh config (exit %d) does not say %q:\n%s", exit.ExitCode(), want, tail(out, 20))
+			}
+		}
+		if strings.Contains(strings.SplitN(out, "did not survive", 2)[1], "CONFIG_E1000") {
+			t.Errorf("build-kernel.sh config lists options that did survive:\n%s", tail(out, 20))
+		}
+		// The fragment itself passes in the same directory: the option
+		// was the cause.
+		if out, err := configOnly(t, good, obj); err != nil {
+			t.Fatalf("build-kernel.sh config with kernel.config: %v\n%s", err, tail(out, 20))
+		}
+		t.Logf("build-kernel.sh config named CONFIG_IPV6_SIT and exited %d; kernel.config passes (%s)", exit.ExitCode(), time.Since(start).Round(time.Second))
+	})
 
 	t.Run("make-kernel-boots", func(t *testing.T) {
 		// The demo image has no shell for the test: read the console.

@@ -4,7 +4,9 @@
 # comes from the environment so that make variables override them.
 #
 #   scripts/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
-#   scripts/build-kernel.sh config            only the checked .config, in KERNEL_OBJ
+#   scripts/build-kernel.sh config            only the checked .config, in KERNEL_OBJ: no
+#                                             compiling; exits 1 listing the fragment's
+#                                             options that did not survive the merge
 #   scripts/build-kernel.sh smoke-image OUT [MARKER]
 #                                             a busybox test image (no Go /init needed)
 #   scripts/build-kernel.sh smoke-boot KERNEL [poweroff|reboot]
@@ -348,5 +350,5 @@ smoke-image)
 	[ $# -ge 2 ] || die "usage: $0 smoke-image OUT [MARKER]"
 	smoke_image "$2" "${3:-}"
 	;;
-*) die "unknown command $1 (build, smoke-image OUT [MARKER])" ;;
+*) die "unknown command $1 (build, config, smoke-image OUT [MARKER], smoke-boot KERNEL [MODE])" ;;
 esac
