@@ -165,6 +165,12 @@ func (f *fakeKernel) system() *system {
 			f.record("reboot %s", rebootName(cmd))
 			return f.rebootErr
 		},
+		execKernel: func() error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.record("reboot KEXEC")
+			return f.rebootErr
+		},
 		rebootChild: func(cmd int) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()

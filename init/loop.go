@@ -174,7 +174,7 @@ func (p *pid1) act(d decision, boot stageResult) {
 	p.logf(kmsg.Notice, "%s", d.why)
 	if d.action != restartUserspace {
 		err := p.shutdown(d.action)
-		p.logf(kmsg.Crit, "%s failed: %v; restarting userspace", d.action, err)
+		p.logf(kmsg.Crit, "%v; restarting userspace", err)
 		boot = stageResult{requested: true} // no backoff: that was no crash of /etc/boot
 	}
 	p.restartUserspace(boot)

@@ -2,16 +2,20 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
 // shutdown stops every process, syncs, unmounts what is not ours and calls
-// reboot(2). It returns only when that failed.
+// reboot(2). It returns only when that failed, with an error that names the
+// action it tried (a request during the teardown may have changed it).
 func (p *pid1) shutdown(a action) error {
 	p.stopAll()
 	p.logf(kmsg.Notice, "syncing")
@@ -29,20 +33,29 @@ func (p *pid1) shutdown(a action) error {
 		p.logf(kmsg.Notice, "halt requested during the teardown: halting instead")
 		a = halt
 	}
+	var err error
 	switch a {
 	case powerOff:
 		p.logf(kmsg.Notice, "powering off")
-		return p.sys.rebootChild(unix.LINUX_REBOOT_CMD_POWER_OFF)
+		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	case halt:
 		p.logf(kmsg.Notice, "halting")
-		return p.sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT)
+		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT)
 	case kexecReboot:
 		p.logf(kmsg.Notice, "rebooting into /kernel")
-		return p.sys.reboot(unix.LINUX_REBOOT_CMD_KEXEC)
+		if err = p.sys.execKernel(); err != nil {
+			// In words, as a failed load is; still wrapping the errno.
+			words := strings.TrimPrefix(kexec.Explain(err), err.Error())
+			return fmt.Errorf("%s failed: %w%s", a, err, words)
+		}
 	default:
 		p.logf(kmsg.Notice, "rebooting")
-		return p.sys.reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		err = p.sys.reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	}
+	if err != nil {
+		return fmt.Errorf("%s failed: %w", a, err)
+	}
+	return nil
 }
 
 // stopAll ends every process but PID 1: SIGTERM to all, a grace period that

@@ -311,6 +311,9 @@ func TestRealSystemRefuses(t *testing.T) {
 	if err := sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT); !errors.Is(err, errNotPID1) {
 		t.Errorf("reboot(HALT) from a child: %v, want a refusal", err)
 	}
+	if err := sys.execKernel(); !errors.Is(err, errNotPID1) {
+		t.Errorf("reboot(KEXEC): %v, want a refusal", err)
+	}
 	root := t.TempDir()
 	if err := os.WriteFile(filepath.Join(root, "kernel"), []byte("not a kernel"), 0o644); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,12 @@ import (
 type system struct {
 	mount   func(source, target, fstype string, flags uintptr, data string) error
 	unmount func(target string, flags int) error
-	// reboot is called by PID 1 itself: RESTART, KEXEC and CAD_OFF.
+	// reboot is called by PID 1 itself: RESTART and CAD_OFF.
 	reboot func(cmd int) error
+	// execKernel is reboot(KEXEC) into the kernel loadKernel loaded, made
+	// by the kexec package so that kexec.Explain reads its errno as that
+	// call's (EINVAL: no kernel loaded), not as a load's.
+	execKernel func() error
 	// rebootChild issues POWER_OFF or HALT from a forked child, because the
 	// kernel follows those two with do_exit of the caller, which for PID 1
 	// is a panic. It returns only when the call failed.
@@ -54,6 +58,7 @@ func realSystem() *system {
 		mount:       unix.Mount,
 		unmount:     unix.Unmount,
 		reboot:      rebootSelf,
+		execKernel:  execKernel,
 		rebootChild: rebootFromChild,
 		kill:        killGuarded,
 		wait4: func(pid int, status *syscall.WaitStatus, options int) (int, error) {
@@ -124,6 +129,15 @@ func loadKernel(root string) (kexec.KernelInfo, bool, error) {
 	}
 	info, err := kexec.Load(img)
 	return info, true, err
+}
+
+// execKernel reboots into the loaded kernel with the kexec package,
+// refusing unless we are PID 1, as rebootSelf does.
+func execKernel() error {
+	if os.Getpid() != 1 {
+		return fmt.Errorf("kexec execute: %w", errNotPID1)
+	}
+	return kexec.Execute()
 }
 
 // rebootFromChild issues reboot(cmd) from a child process and waits for it.
