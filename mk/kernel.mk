@@ -12,8 +12,9 @@
 #   kernel-clean       remove the kbuild output and the kernels (keeps the source)
 #
 # Variables (override on the command line, e.g. make kernel KERNEL_INITRAMFS=x.cpio):
-#   KERNEL_SRC         kernel source tree; empty: Debian's linux-source-6.1 tarball
-#                      (KERNEL_TARBALL) unpacked once under KERNEL_DIR
+#   KERNEL_SRC         kernel source tree; empty: the tarball of Debian's linux-source
+#                      (KERNEL_TARBALL, default the newest /usr/src/linux-source-*.tar.xz,
+#                      found when the script runs) unpacked once under KERNEL_DIR
 #   KERNEL_INITRAMFS   image to embed: a newc cpio, raw or gzip/zstd/xz/lz4
 #   KERNEL_IMAGE       output bzImage
 #   KERNEL_JOBS        parallel jobs (default: nproc)
@@ -22,7 +23,8 @@
 # Paths are relative to the repository, wherever make was started from.
 KERNEL_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
-KERNEL_TARBALL   ?= /usr/src/linux-source-6.1.tar.xz
+# Empty: scripts/build-kernel.sh finds it, after deps.sh has installed it.
+KERNEL_TARBALL   ?=
 KERNEL_DIR       ?= $(KERNEL_ROOT)/build/kernel
 KERNEL_SRC       ?=
 KERNEL_OBJ       ?= $(KERNEL_DIR)/obj

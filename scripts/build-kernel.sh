@@ -13,10 +13,11 @@
 #                                             boot it in QEMU, check mounts and the exit
 #
 # Environment (defaults in brackets, relative to the repository):
-#   KERNEL_TARBALL    kernel source tarball [/usr/src/linux-source-6.1.tar.xz]
+#   KERNEL_TARBALL    kernel source tarball [the newest /usr/src/linux-source-*.tar.xz,
+#                     by version: what Debian's linux-source package installs]
 #   KERNEL_DIR        work directory [build/kernel]
-#   KERNEL_SRC        kernel source tree [KERNEL_DIR/linux-source-6.1, unpacked from
-#                     KERNEL_TARBALL on first use]
+#   KERNEL_SRC        kernel source tree [KERNEL_DIR/linux-source-VERSION, unpacked
+#                     from KERNEL_TARBALL on first use]
 #   KERNEL_OBJ        kbuild output directory, reused between builds [KERNEL_DIR/obj]
 #   KERNEL_CONFIG     the fragment [kernel.config]
 #   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio.gz]
@@ -25,12 +26,17 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-: "${KERNEL_TARBALL:=/usr/src/linux-source-6.1.tar.xz}"
+# Debian's linux-source depends on the current linux-source-X.Y, which
+# installs /usr/src/linux-source-X.Y.tar.xz: take the newest one there.
+if [ -z "${KERNEL_TARBALL:-}" ]; then
+	KERNEL_TARBALL=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+fi
 : "${KERNEL_DIR:=$root/build/kernel}"
 # An empty KERNEL_SRC means the default tree, which may be unpacked; a tree
 # named by the user is used as it is.
 if [ -z "${KERNEL_SRC:-}" ]; then
-	KERNEL_SRC=$KERNEL_DIR/linux-source-6.1
+	tree=$(basename "${KERNEL_TARBALL:-linux-source}")
+	KERNEL_SRC=$KERNEL_DIR/${tree%.tar.*}
 	kernel_src_default=yes
 else
 	kernel_src_default=no
@@ -62,9 +68,11 @@ check_tools() {
 	for t in make gcc flex bison bc xz; do
 		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
 	done
+	# kbuild compiles its host tools (fixdep, conf) against libc's headers.
+	[ -f /usr/include/stdio.h ] || missing="$missing stdio.h(libc6-dev)"
 	[ -f /usr/include/libelf.h ] || missing="$missing libelf.h(libelf-dev)"
 	[ -f /usr/include/openssl/opensslv.h ] || missing="$missing openssl/opensslv.h(libssl-dev)"
-	[ -z "$missing" ] || die "missing build tools:$missing; run scripts/deps.sh (Debian: apt-get install build-essential flex bison bc libelf-dev libssl-dev xz-utils)"
+	[ -z "$missing" ] || die "missing build tools:$missing; run scripts/deps.sh kernel (Debian: apt-get install make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils)"
 }
 
 # unpack_source: unpack KERNEL_TARBALL into KERNEL_SRC once. A partial unpack
@@ -73,7 +81,8 @@ unpack_source() {
 	[ -f "$KERNEL_SRC/Makefile" ] && return 0
 	[ "$kernel_src_default" = yes ] || die "KERNEL_SRC=$KERNEL_SRC is not a kernel source tree (no Makefile)"
 	[ -e "$KERNEL_SRC" ] && die "$KERNEL_SRC exists but has no Makefile: remove it or set KERNEL_SRC"
-	[ -f "$KERNEL_TARBALL" ] || die "no kernel source: $KERNEL_TARBALL not found (Debian: apt-get install linux-source-6.1) and KERNEL_SRC=$KERNEL_SRC is not a kernel tree"
+	[ -n "$KERNEL_TARBALL" ] || die "no kernel source: no /usr/src/linux-source-*.tar.xz (Debian: apt-get install linux-source, or scripts/deps.sh kernel) and KERNEL_SRC=$KERNEL_SRC is not a kernel tree"
+	[ -f "$KERNEL_TARBALL" ] || die "no kernel source: KERNEL_TARBALL=$KERNEL_TARBALL not found and KERNEL_SRC=$KERNEL_SRC is not a kernel tree"
 	echo "build-kernel: unpacking $KERNEL_TARBALL into $KERNEL_SRC"
 	mkdir -p "$(dirname "$KERNEL_SRC")"
 	tmp=$(mktemp -d "$(dirname "$KERNEL_SRC")/.unpack.XXXXXX")

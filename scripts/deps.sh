@@ -8,7 +8,13 @@
 #         GNU cpio and the compressors the tests check images with, tini,
 #         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
 #         resolver's tests (they build small dynamic programs and libraries).
-# kernel: what `make kernel` needs: the kernel source and its build tools.
+# kernel: what `make kernel` needs: the kernel source (Debian's linux-source,
+#         which pulls in the current linux-source-X.Y) and what
+#         scripts/build-kernel.sh and kbuild run: make, gcc with libc's headers
+#         (kbuild's host tools), flex, bison, bc, libelf headers (objtool),
+#         OpenSSL headers (sign-file, extract-cert: not built for kernel.config,
+#         but for a copy of it with signed modules or trusted keys), xz (to
+#         unpack the tarball).
 #
 # As root on Debian or Ubuntu it runs apt-get; otherwise it prints the exact
 # command to run and exits 1 when something is missing.
@@ -19,7 +25,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
 base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev"
-kernel_pkgs="linux-source-6.1 flex bison bc libelf-dev libssl-dev make gcc"
+kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils"
 
 case $group in
 base) pkgs=$base_pkgs ;;
