@@ -46,16 +46,24 @@ func (p *pid1) logf(pri kmsg.Priority, format string, args ...any) {
 // run is slashinit's loop, forever: PID 1 never returns.
 func (p *pid1) run() {
 	for {
-		func() {
-			// Last line of defence, should survive() itself panic.
-			defer func() {
-				if r := recover(); r != nil {
-					time.Sleep(time.Second)
-				}
-			}()
-			p.iteration()
-		}()
+		p.guardedIteration()
 	}
+}
+
+// guardedIteration is one iteration behind the last line of defence, should
+// survive() itself panic: that panic is logged too, and the pause keeps a
+// panic on every pass from being a busy loop.
+func (p *pid1) guardedIteration() {
+	defer func() {
+		if r := recover(); r != nil {
+			func() {
+				defer func() { _ = recover() }() // the logger may be what panics
+				p.logf(kmsg.Crit, "panic while recovering from a panic: %v\n%s", r, firstLines(debug.Stack(), 16))
+			}()
+			time.Sleep(time.Second)
+		}
+	}()
+	p.iteration()
 }
 
 // iteration is one pass of the loop: boot; reboot; decide; act.

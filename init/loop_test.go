@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/kexec"
+	"github.com/slashinit/slashinit/kmsg"
 )
 
 // TestDecide runs the decision table: requests × /reboot × /kernel × load
@@ -562,6 +563,45 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	runIteration(t, p, 5*time.Second)
 	assertOrder(t, f.Calls(), []string{"kill -1 SIGTERM", "spawn /etc/boot", "spawn /etc/reboot"})
+}
+
+// panickyLog is a logger that panics on the first record containing
+// panicOn, then logs normally.
+type panickyLog struct {
+	*testLog
+	panicOn  string
+	panicked bool
+}
+
+func (l *panickyLog) Log(p kmsg.Priority, msg string) error {
+	if !l.panicked && strings.Contains(msg, l.panicOn) {
+		l.panicked = true
+		panic("logger panics on " + l.panicOn)
+	}
+	return l.testLog.Log(p, msg)
+}
+
+// TestPanicInSurviveLogged: when the recovery of a panic panics itself
+// (here the logger, on the panic's record), the outer guard logs it at
+// Crit and the loop can go on.
+func TestPanicInSurviveLogged(t *testing.T) {
+	f := newFakeKernel(t)
+	f.forkPanics = true
+	p, log, _ := newTestPID1(t, f)
+	p.log = &panickyLog{testLog: log, panicOn: "panic: fake forkExec panics"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.guardedIteration()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("guardedIteration still running after 5s")
+	}
+	if !log.has("<2>panic while recovering from a panic: logger panics on panic: fake forkExec panics") {
+		t.Errorf("the panic in survive is not logged at Crit")
+	}
 }
 
 func TestConfigFromEnv(t *testing.T) {
