@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -196,49 +197,54 @@ func TestPXE(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmdline := []byte(p.cmdline + " slashinit_e2e=corrupt\n")
-		// The server sends a kernel cut short, as an interrupted
-		// transfer leaves it; SHA256SUMS lists the whole kernel's sum.
-		mark := vm.Console.Len()
-		release := p.publish(t,
-			map[string][]byte{"kernel": k[:len(k)/2], "kernel.initrd": initrd, "kernel.cmdline": cmdline},
-			map[string][]byte{"kernel": k, "kernel.initrd": initrd, "kernel.cmdline": cmdline})
-		expectOrder(t, vm.Console, mark, 90*time.Second,
-			`update: release `+release+`: kernel: checksum mismatch \(published [0-9a-f]{64}, downloaded [0-9a-f]{64}\): nothing replaced`)
-		// It keeps polling (every 2 s) and failing, without a reboot.
-		hits := p.srv.Hits("update/kernel")
-		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/kernel") < hits+2; time.Sleep(time.Second) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the update service stopped polling: update/kernel fetched %d times", p.srv.Hits("update/kernel"))
+		// The server sends one file cut short, as an interrupted transfer
+		// leaves it; SHA256SUMS lists the whole file's sum. First the
+		// kernel; then the image, after a kernel that passed its check:
+		// that /kernel.tmp must go too.
+		for _, bad := range []string{"kernel", "kernel.initrd"} {
+			whole := map[string][]byte{"kernel": k, "kernel.initrd": initrd,
+				"kernel.cmdline": []byte(p.cmdline + " slashinit_e2e=corrupt-" + bad + "\n")}
+			served := maps.Clone(whole)
+			served[bad] = whole[bad][:len(whole[bad])/2]
+			mark := vm.Console.Len()
+			release := p.publish(t, served, whole)
+			expectOrder(t, vm.Console, mark, 90*time.Second,
+				`update: release `+release+`: `+regexp.QuoteMeta(bad)+`: checksum mismatch \(published [0-9a-f]{64}, downloaded [0-9a-f]{64}\): nothing replaced`)
+			// It keeps polling (every 2 s) and failing, without a reboot.
+			hits := p.srv.Hits("update/" + bad)
+			for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/"+bad) < hits+2; time.Sleep(time.Second) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the update service stopped polling: update/%s fetched %d times", bad, p.srv.Hits("update/"+bad))
+				}
 			}
-		}
-		// Withdraw the release and let one more poll pass, so that no
-		// download is in flight: then no file may be left, not even a
-		// .tmp one.
-		for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline", "SHA256SUMS"} {
-			p.srv.Delete("update/" + name)
-		}
-		polls := p.srv.Hits("update/SHA256SUMS")
-		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+2; time.Sleep(time.Second) {
-			if time.Now().After(deadline) {
-				t.Fatal("the update service stopped polling")
+			// Withdraw the release and let one more poll pass, so that
+			// no download is in flight: then no file may be left, not
+			// even a .tmp one.
+			for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline", "SHA256SUMS"} {
+				p.srv.Delete("update/" + name)
 			}
-		}
-		out, err := vm.Run("ls -d /kernel* 2>&1", 30*time.Second)
-		if err == nil || strings.Contains(out, "/kernel") && !strings.Contains(out, "No such file") {
-			t.Errorf("files left behind after a bad checksum: %q", out)
+			polls := p.srv.Hits("update/SHA256SUMS")
+			for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+2; time.Sleep(time.Second) {
+				if time.Now().After(deadline) {
+					t.Fatal("the update service stopped polling")
+				}
+			}
+			out, err := vm.Run("ls -d /kernel* 2>&1", 30*time.Second)
+			if err == nil || strings.Contains(out, "/kernel") && !strings.Contains(out, "No such file") {
+				t.Errorf("%s corrupt: files left behind after a bad checksum: %q", bad, out)
+			}
 		}
 		after := waitRunning(t, vm, "network", "update", "hello")
 		for _, s := range []string{"network", "update", "hello"} {
 			if after[s] != before[s] {
-				t.Errorf("service %s restarted (pid %s, then %s): the corrupt release should not disturb it", s, before[s], after[s])
+				t.Errorf("service %s restarted (pid %s, then %s): the corrupt releases should not disturb it", s, before[s], after[s])
 			}
 		}
 		if n := strings.Count(vm.Console.String(), "Linux version "); n != 1 || vm.Exited() {
 			t.Errorf("%d kernel banners, QEMU exited: %v: the machine rebooted", n, vm.Exited())
 		}
 		if r := run(t, vm, "cat /proc/cmdline"); strings.Contains(r, "slashinit_e2e=corrupt") {
-			t.Errorf("running the corrupt release's command line: %s", r)
+			t.Errorf("running a corrupt release's command line: %s", r)
 		}
 	})
 
