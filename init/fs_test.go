@@ -9,9 +9,9 @@ import (
 )
 
 // TestMakeFiles: links and directories are created with exact modes in
-// spite of the umask; on the root file system the modes of /tmp and /run
-// are enforced, under /dev (the machine's one devtmpfs) what exists is left
-// exactly as it was.
+// spite of the umask (a new /tmp and /dev/shm are 1777, not mkdir's 1755);
+// on the root file system the modes of /tmp and /run are enforced, under
+// /dev (the machine's one devtmpfs) what exists is left exactly as it was.
 func TestMakeFiles(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
@@ -57,7 +57,9 @@ func TestMakeFiles(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, st.Mode(), want)
 		}
 	}
-	// A file where /run should be is reported, not replaced.
+	// A root without /tmp and /dev/shm: both are created, and mkdir alone
+	// would give 1755 under umask 022. A file where /run should be is
+	// reported, not replaced.
 	other := t.TempDir()
 	if err := os.Mkdir(filepath.Join(other, "dev"), 0o755); err != nil {
 		t.Fatal(err)
@@ -70,6 +72,15 @@ func TestMakeFiles(t *testing.T) {
 	}
 	if st, err := os.Lstat(filepath.Join(other, "run")); err != nil || !st.Mode().IsRegular() {
 		t.Errorf("the file at /run was replaced: %v %v", st, err)
+	}
+	for _, path := range []string{"tmp", "dev/shm"} {
+		want := os.ModeDir | os.ModeSticky | 0o777
+		st, err := os.Lstat(filepath.Join(other, path))
+		if err != nil {
+			t.Errorf("new %s: %v", path, err)
+		} else if st.Mode() != want {
+			t.Errorf("new %s: mode %v, want %v", path, st.Mode(), want)
+		}
 	}
 	// A second run finds everything in place and changes nothing.
 	if errs := makeFiles(root); len(errs) != 0 {

@@ -563,7 +563,8 @@ func TestNSBoot(t *testing.T) {
 		}
 	}
 	// devtmpfs is the host's: its /dev/shm exists (the host mounts a tmpfs
-	// over it), so PID 1 leaves it alone; TestMakeFiles covers the creation.
+	// over it), so PID 1 leaves it alone; TestMakeFiles checks that a new
+	// one is created 1777 in spite of the umask.
 	t.Logf("/dev/shm in the host's devtmpfs, left as found: %s", strings.TrimSpace(strings.Split(modes, "\n")[0]))
 	links := r.waitFile("links", time.Second)
 	for _, want := range []string{"/etc/mtab -> /proc/mounts", "/dev/fd -> /proc/self/fd",
