@@ -15,8 +15,8 @@ import (
 
 // fakeKernel stands in for the kernel behind the system seam: a process
 // table that only knows the processes the test describes, and a log of the
-// calls that matter ("kill -1 SIGTERM", "sync", "umount /mnt", "reboot
-// RESTART"…). Nothing it does reaches the machine.
+// calls that matter ("kill -1 SIGTERM", "wait4 102", "wait4 ECHILD", "sync",
+// "umount /mnt", "reboot RESTART"…). Nothing it does reaches the machine.
 type fakeKernel struct {
 	t    *testing.T
 	root string
@@ -199,11 +199,15 @@ func (f *fakeKernel) system() *system {
 			if pid != -1 || options != syscall.WNOHANG {
 				f.t.Errorf("wait4(%d, %d): PID 1 only ever calls wait4(-1, WNOHANG)", pid, options)
 			}
+			// Only what wait4 found is logged, a child reaped or none
+			// left (ECHILD): how often WNOHANG found nothing yet depends
+			// on timing.
 			anyAlive := false
 			for _, p := range f.procs {
 				if p.exited && !p.reaped {
 					p.reaped = true
 					*status = p.status
+					f.record("wait4 %d", p.pid)
 					return p.pid, nil
 				}
 				anyAlive = anyAlive || p.alive
@@ -211,6 +215,7 @@ func (f *fakeKernel) system() *system {
 			if anyAlive {
 				return 0, nil
 			}
+			f.record("wait4 ECHILD")
 			return 0, syscall.ECHILD
 		},
 		sync: func() {

@@ -326,8 +326,9 @@ func TestRebootStuckAfterKill(t *testing.T) {
 }
 
 // TestShutdownOrder: the teardown before a cold reboot, in order: TERM to
-// all, KILL to the rest after the grace period, sync, unmount in reverse
-// order what is not ours (read-only remount when that fails), sync, reboot.
+// all, KILL to the rest after the grace period, every process reaped (no
+// child left) before the sync, unmount in reverse order what is not ours
+// (read-only remount when that fails), sync, reboot.
 func TestShutdownOrder(t *testing.T) {
 	f := newFakeKernel(t)
 	f.mountinfo = `22 1 0:20 / / rw,nosuid - rootfs none rw
@@ -341,15 +342,17 @@ func TestShutdownOrder(t *testing.T) {
 32 22 0:30 / /busy rw - ext4 /dev/sda3 rw
 `
 	f.unmountErr["/busy"] = syscall.EBUSY
-	f.addProcess(fakeStage{ignoreTerm: true})
-	f.addProcess(fakeStage{termDelay: 10 * time.Millisecond})
+	stubborn := f.addProcess(fakeStage{ignoreTerm: true})
+	polite := f.addProcess(fakeStage{termDelay: 10 * time.Millisecond})
 	p, log, _ := newTestPID1(t, f)
 	err := p.shutdown(coldReboot)
 	if err == nil {
 		t.Errorf("shutdown returned no error although the fake reboot(2) failed")
 	}
 	want := []string{
-		"kill -1 SIGTERM", "kill -1 SIGKILL", "sync",
+		"kill -1 SIGTERM", fmt.Sprintf("wait4 %d", polite),
+		"kill -1 SIGKILL", fmt.Sprintf("wait4 %d", stubborn), "wait4 ECHILD",
+		"sync",
 		"umount /busy", "remount-ro /busy", "umount /mnt/a b", "umount /mnt",
 		"sync", "reboot RESTART",
 	}
@@ -378,8 +381,15 @@ func TestStopAllEndsEarly(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("stopAll took %v with every process gone after 20ms", took)
 	}
-	if got := f.Calls(); len(got) != 1 || got[0] != "kill -1 SIGTERM" {
-		t.Errorf("calls %q, want only kill -1 SIGTERM", got)
+	got := f.Calls()
+	reaped := 0
+	for _, c := range got {
+		if strings.HasPrefix(c, "wait4 1") {
+			reaped++
+		}
+	}
+	if len(got) != 7 || got[0] != "kill -1 SIGTERM" || reaped != 5 || got[6] != "wait4 ECHILD" {
+		t.Errorf("calls %q, want kill -1 SIGTERM, the 5 processes reaped, then wait4 ECHILD, and no SIGKILL", got)
 	}
 }
 
