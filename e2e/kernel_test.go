@@ -137,8 +137,13 @@ var dmesgRecord = regexp.MustCompile(`^<(\d+)>(?:\[[ \d.]+\] )?(.*)$`)
 // Debian's kernel in one `make test`. Every other tsc: or clocksource:
 // warning (a failed HPET calibration, the watchdog marking a clocksource
 // unstable) is a real clock problem and fails the test.
+// Likewise the local APIC timer's check: it runs the timer for 50 ticks and
+// wants the jiffies to have moved by 48 to 52 (calibrate_APIC_clock); a
+// starved vCPU misses ticks, and the kernel keeps its tick on the HPET. Seen
+// in a make test-kernel run on a loaded host.
 var emulationNoise = map[string]bool{
-	"tsc: Unable to calibrate against PIT": true,
+	"tsc: Unable to calibrate against PIT":            true,
+	"APIC timer disabled due to verification failure": true,
 }
 
 func dmesgWarnings(raw string) (warnings []string, records int) {
@@ -173,11 +178,12 @@ func TestDmesgWarnings(t *testing.T) {
 		"<12>[    2.000000] hello: a line of a service's stderr\n" +
 		"<4>[    0.044000] tsc: Unable to calibrate against PIT\n" +
 		"<6>[    0.045000] tsc: using HPET reference calibration\n" +
+		"<4>[    0.409418] APIC timer disabled due to verification failure\n" +
 		"<4>[    0.046000] tsc: HPET/PMTIMER calibration failed\n" +
 		"<4>[    9.000000] clocksource: timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:\n"
 	got, n := dmesgWarnings(raw)
-	if n != 10 {
-		t.Errorf("dmesgWarnings read %d records, want 10", n)
+	if n != 11 {
+		t.Errorf("dmesgWarnings read %d records, want 11", n)
 	}
 	want := []string{
 		"<4>[    0.100000] Warning: something odd",
