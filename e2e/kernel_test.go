@@ -270,10 +270,31 @@ func TestMinimalKernel(t *testing.T) {
 	})}), k2)
 
 	t.Run("boot", func(t *testing.T) {
-		vm := boot(t, minimalOpts(k2))
+		// With QEMU's e1000 on its user-mode network: the fragment's
+		// network options (PCI, E1000, PACKET for udhcpc, INET for wget)
+		// are proven by eth0 getting its lease and a file coming over HTTP.
+		srv, err := qemu.ServeFiles()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		srv.Put("hello.txt", []byte("hello from the host\n"))
+		opts := minimalOpts(k2)
+		opts.Args = qemu.Net{}.Args()
+		vm := boot(t, opts)
 		expect(t, vm.Console, `e2e: built-in image two\n`, 120*time.Second)
 		waitShell(t, vm, 150*time.Second)
-		waitRunning(t, vm, "hello", "getty-ttyS0")
+		// Every service of the image, the network one included.
+		services := strings.Fields(run(t, vm, "ls /etc/service"))
+		if len(services) < 5 {
+			t.Errorf("only %d services in /etc/service: %v", len(services), services)
+		}
+		waitRunning(t, vm, services...)
+		addr := waitNetwork(t, vm)
+		t.Logf("eth0: %s", strings.TrimSpace(addr))
+		if got := run(t, vm, "timeout 60 wget -q -O - "+srv.URL("hello.txt")); strings.TrimSpace(got) != "hello from the host" {
+			t.Errorf("wget %s = %q, want the served file\n%s", srv.URL("hello.txt"), got, srv.Log())
+		}
 		checkMounts(t, run(t, vm, "cat /proc/mounts"))
 		raw := run(t, vm, "dmesg -r")
 		w, n := dmesgWarnings(raw)
