@@ -28,6 +28,16 @@ import (
 // minimalKernelEnv names the kernel built by `make kernel`.
 const minimalKernelEnv = "MINIMAL_KERNEL"
 
+// The figures the README's kernel section reports are measured by
+// TestMinimalKernel: MINIMAL_INITRAMFS names the image `make kernel`
+// embedded (default build/demo.cpio.gz), which Debian's kernel boots as
+// -initrd for the comparison, and KERNEL_FIGURES the file the figures are
+// written to (make test-kernel prints it; a passing test's log is not shown).
+const (
+	minimalInitramfsEnv = "MINIMAL_INITRAMFS"
+	kernelFiguresEnv    = "KERNEL_FIGURES"
+)
+
 // needMinimalKernel skips the test, with the reason, unless QEMU, the
 // project's tools and a minimal kernel are there; it returns the kernel.
 func needMinimalKernel(t *testing.T) string {
@@ -107,6 +117,74 @@ func markedBoot(t *testing.T, marker string) string {
 	}
 	shebang, rest, _ := strings.Cut(string(b), "\n")
 	return shebang + "\necho \"e2e: built-in image " + marker + "\"\n" + rest
+}
+
+// bootFigure is how long a boot took to start /etc/boot, by the guest
+// kernel's clock (the timestamps PRINTK_TIME puts on the console) and by the
+// host's from the start of QEMU.
+type bootFigure struct {
+	runInit, etcBoot, wall time.Duration
+}
+
+var (
+	runInitAt = regexp.MustCompile(`\[\s*(\d+\.\d+)\] Run /init as init process`)
+	etcBootAt = regexp.MustCompile(`\[\s*(\d+\.\d+)\] init: started /etc/boot \(pid \d+\)`)
+)
+
+// measuredBoot starts a VM and waits for PID 1 to start /etc/boot.
+func measuredBoot(t *testing.T, opts qemu.Options) (*qemu.VM, bootFigure) {
+	t.Helper()
+	qemu.Accel() // the first call may probe KVM with a boot of its own
+	start := time.Now()
+	vm := boot(t, opts)
+	expect(t, vm.Console, etcBootAt.String(), 120*time.Second)
+	f := bootFigure{wall: time.Since(start)}
+	console := vm.Console.String()
+	f.runInit = kernelStamp(t, runInitAt, console)
+	f.etcBoot = kernelStamp(t, etcBootAt, console)
+	return vm, f
+}
+
+// kernelStamp is the kernel timestamp of the first console line re matches.
+func kernelStamp(t *testing.T, re *regexp.Regexp, console string) time.Duration {
+	t.Helper()
+	m := re.FindStringSubmatch(console)
+	if m == nil {
+		t.Fatalf("no timestamped %q on the console", re)
+	}
+	sec, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+func (f bootFigure) String() string {
+	return fmt.Sprintf("/etc/boot started at %.2f s of guest time (Run /init at %.2f s), %.1f s of wall time after starting QEMU",
+		f.etcBoot.Seconds(), f.runInit.Seconds(), f.wall.Seconds())
+}
+
+// writeFigures logs the figures and writes them to $KERNEL_FIGURES.
+func writeFigures(t *testing.T, lines []string) {
+	t.Helper()
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if path := os.Getenv(kernelFiguresEnv); path != "" {
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// fileSize is the size of path in bytes.
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }
 
 // The kernel prints this only for an initramfs passed by the boot loader
@@ -244,11 +322,20 @@ func TestMinimalKernel(t *testing.T) {
 		t.Logf("build-kernel.sh config named CONFIG_IPV6_SIT and exited %d; kernel.config passes (%s)", exit.ExitCode(), time.Since(start).Round(time.Second))
 	})
 
+	// The figures of the README's kernel section: sizes, and the boot
+	// time to /etc/boot of this kernel and of Debian's with the same image.
+	embedded := os.Getenv(minimalInitramfsEnv)
+	if embedded == "" {
+		embedded = filepath.Join(tools.Root, "build/demo.cpio.gz")
+	}
+	var minimalBoot, debianBoot bootFigure
+
 	t.Run("make-kernel-boots", func(t *testing.T) {
 		// The demo image has no shell for the test: read the console.
 		opts := minimalOpts(made)
 		opts.Shell = false
-		vm := boot(t, opts)
+		var vm *qemu.VM
+		vm, minimalBoot = measuredBoot(t, opts)
 		expectOrder(t, vm.Console, 0, 120*time.Second,
 			`Run /init as init process`,
 			`init: slashinit \S+: PID 1 up; mounted / /proc /sys /sys/fs/cgroup /dev /dev/pts\n`,
@@ -259,6 +346,26 @@ func TestMinimalKernel(t *testing.T) {
 			t.Errorf("the kernel unpacked an external initramfs, but QEMU passed none")
 		}
 		noPanic(t, vm)
+	})
+
+	t.Run("debian-kernel-figures", func(t *testing.T) {
+		if kernelErr != nil {
+			t.Skip(kernelErr)
+		}
+		opts := bootOpts(embedded)
+		opts.Shell = false
+		vm, f := measuredBoot(t, opts)
+		debianBoot = f
+		noPanic(t, vm)
+		if minimalBoot.etcBoot == 0 {
+			t.Fatal("no figures for the minimal kernel (make-kernel-boots failed)")
+		}
+		writeFigures(t, []string{
+			fmt.Sprintf("minimal kernel %s: %d bytes, the embedded image %s %d bytes of it", made, fileSize(t, made), embedded, fileSize(t, embedded)),
+			fmt.Sprintf("Debian's kernel %s: %d bytes, with the same image as -initrd", kernel, fileSize(t, kernel)),
+			"minimal kernel, no -initrd: " + minimalBoot.String(),
+			"Debian's kernel, -initrd:   " + debianBoot.String(),
+		})
 	})
 
 	// The second kernel of the kexec test, also the one the boot, cold

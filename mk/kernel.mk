@@ -8,7 +8,8 @@
 #                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental)
 #   kernel-smoke       a busybox-only image embedded in build/kernel-smoke, booted in
 #                      QEMU: mounts, poweroff (checks the kernel without our /init)
-#   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel')
+#   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel'),
+#                      then the figures they measured (KERNEL_FIGURES)
 #   kernel-clean       remove the kbuild output and the kernels (keeps the source)
 #
 # Variables (override on the command line, e.g. make kernel KERNEL_INITRAMFS=x.cpio):
@@ -61,12 +62,19 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 # scripts/build-kernel.sh in the same build directory. deps.sh all: without
 # QEMU or runit the tests would only skip, and internal/testreport fails the
 # run on any skip. KERNEL_TESTFLAGS=-v shows each step and the consoles.
+# The tests also measure the figures of the README's kernel section (sizes,
+# boot time to /etc/boot against Debian's kernel with the same image as
+# -initrd) into KERNEL_FIGURES, printed at the end.
 KERNEL_TESTFLAGS ?=
+KERNEL_FIGURES   ?= $(KERNEL_ROOT)/build/kernel-figures.txt
 test-kernel: kernel
 	$(KERNEL_ROOT)/scripts/deps.sh all
+	rm -f '$(KERNEL_FIGURES)'
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
+		MINIMAL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
 		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
 		| $(or $(GO),go) run ./internal/testreport $(filter -v,$(KERNEL_TESTFLAGS))
+	@echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'
 
 kernel-smoke:
 	$(KERNEL_ROOT)/scripts/deps.sh kernel
