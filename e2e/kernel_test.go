@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/initramfs"
 )
 
 // The minimal kernel of kernel.config (issue 5): a kernel with the image
@@ -87,7 +88,7 @@ func configOnly(t *testing.T, fragment, obj string) (string, error) {
 	t.Helper()
 	// config stages an image like build does: any newc archive will do.
 	image := filepath.Join(filepath.Dir(obj), "empty.cpio")
-	if err := os.WriteFile(image, emptyNewc(), 0o644); err != nil {
+	if err := initramfs.New().WriteFile(image, initramfs.Options{Compression: initramfs.None}); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "config")
@@ -97,25 +98,11 @@ func configOnly(t *testing.T, fragment, obj string) (string, error) {
 	return string(b), err
 }
 
-// emptyNewc is a newc cpio archive with nothing but its trailer.
-func emptyNewc() []byte {
-	const name = "TRAILER!!!\x00"
-	h := "070701" + strings.Repeat("00000000", 11) + fmt.Sprintf("%08X", len(name)) + "00000000" + name
-	for len(h)%4 != 0 {
-		h += "\x00"
-	}
-	return []byte(h)
-}
-
 // markedBoot is the demo's /etc/boot, first printing which kernel's image
 // it belongs to: the marker proves which built-in image is running.
 func markedBoot(t *testing.T, marker string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(tools.Root, "configs/rootfs/etc/boot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shebang, rest, _ := strings.Cut(string(b), "\n")
+	shebang, rest, _ := strings.Cut(configFile(t, "rootfs/etc/boot"), "\n")
 	return shebang + "\necho \"e2e: built-in image " + marker + "\"\n" + rest
 }
 
@@ -311,7 +298,9 @@ func TestMinimalKernel(t *testing.T) {
 				t.Errorf("build-kernel.sh config (exit %d) does not say %q:\n%s", exit.ExitCode(), want, tail(out, 20))
 			}
 		}
-		if strings.Contains(strings.SplitN(out, "did not survive", 2)[1], "CONFIG_E1000") {
+		if _, listed, ok := strings.Cut(out, "did not survive"); !ok {
+			t.Fatalf("build-kernel.sh config failed for another reason than the merge:\n%s", tail(out, 20))
+		} else if strings.Contains(listed, "CONFIG_E1000") {
 			t.Errorf("build-kernel.sh config lists options that did survive:\n%s", tail(out, 20))
 		}
 		// The fragment itself passes in the same directory: the option
@@ -352,20 +341,21 @@ func TestMinimalKernel(t *testing.T) {
 		if kernelErr != nil {
 			t.Skip(kernelErr)
 		}
+		if minimalBoot.etcBoot == 0 {
+			t.Fatal("no figures for the minimal kernel (make-kernel-boots failed)")
+		}
+		sizes := []string{
+			fmt.Sprintf("minimal kernel %s: %d bytes, the embedded image %s %d bytes of it", made, fileSize(t, made), embedded, fileSize(t, embedded)),
+			fmt.Sprintf("Debian's kernel %s: %d bytes, with the same image as -initrd", kernel, fileSize(t, kernel)),
+		}
 		opts := bootOpts(embedded)
 		opts.Shell = false
 		vm, f := measuredBoot(t, opts)
 		debianBoot = f
 		noPanic(t, vm)
-		if minimalBoot.etcBoot == 0 {
-			t.Fatal("no figures for the minimal kernel (make-kernel-boots failed)")
-		}
-		writeFigures(t, []string{
-			fmt.Sprintf("minimal kernel %s: %d bytes, the embedded image %s %d bytes of it", made, fileSize(t, made), embedded, fileSize(t, embedded)),
-			fmt.Sprintf("Debian's kernel %s: %d bytes, with the same image as -initrd", kernel, fileSize(t, kernel)),
-			"minimal kernel, no -initrd: " + minimalBoot.String(),
-			"Debian's kernel, -initrd:   " + debianBoot.String(),
-		})
+		writeFigures(t, append(sizes,
+			"minimal kernel, no -initrd: "+minimalBoot.String(),
+			"Debian's kernel, -initrd:   "+debianBoot.String()))
 	})
 
 	// The second kernel of the kexec test, also the one the boot, cold

@@ -185,14 +185,18 @@ func run(t *testing.T, vm *qemu.VM, command string) string {
 }
 
 // poll runs command in the guest every second until done accepts its
-// output or timeout has passed, and returns the last output.
-func poll(t *testing.T, vm *qemu.VM, command string, timeout time.Duration, done func(string) bool) string {
+// output or timeout has passed, and returns the last output and whether
+// done accepted it.
+func poll(t *testing.T, vm *qemu.VM, command string, timeout time.Duration, done func(string) bool) (string, bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		out := run(t, vm, command)
-		if done(out) || time.Now().After(deadline) {
-			return out
+		if done(out) {
+			return out, true
+		}
+		if time.Now().After(deadline) {
+			return out, false
 		}
 		time.Sleep(time.Second)
 	}

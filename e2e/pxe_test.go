@@ -131,6 +131,17 @@ func waitNetwork(t *testing.T, vm *qemu.VM) string {
 	return ""
 }
 
+// waitHits waits up to 60 s for the server to have served name n times:
+// the update service polls every 2 s.
+func waitHits(t *testing.T, srv *qemu.FileServer, name string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); srv.Hits(name) < n; time.Sleep(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the update service stopped polling: %s fetched %d times in 60 s, want %d", name, srv.Hits(name), n)
+		}
+	}
+}
+
 // checkHits compares the server's request counts with want.
 func checkHits(t *testing.T, srv *qemu.FileServer, want map[string]int) {
 	t.Helper()
@@ -178,9 +189,7 @@ func TestPXE(t *testing.T) {
 		// No release published yet: the update service polls every 2 s
 		// but says so only when the reason changes (network not up yet,
 		// then 404).
-		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < 4 && time.Now().Before(deadline); {
-			time.Sleep(time.Second)
-		}
+		waitHits(t, p.srv, "update/SHA256SUMS", 4)
 		polls := p.srv.Hits("update/SHA256SUMS")
 		if n := strings.Count(vm.Console.String(), "update: no release at "+p.srv.URL("update/SHA256SUMS")); n < 1 || n > 3 || polls <= n {
 			t.Errorf("the update service logged a missing release %d times for %d polls, want 1 to 3 lines for more polls", n, polls)
@@ -211,24 +220,14 @@ func TestPXE(t *testing.T) {
 			expectOrder(t, vm.Console, mark, 90*time.Second,
 				`update: release `+release+`: `+regexp.QuoteMeta(bad)+`: checksum mismatch \(published [0-9a-f]{64}, downloaded [0-9a-f]{64}\): nothing replaced`)
 			// It keeps polling (every 2 s) and failing, without a reboot.
-			hits := p.srv.Hits("update/" + bad)
-			for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/"+bad) < hits+2; time.Sleep(time.Second) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the update service stopped polling: update/%s fetched %d times", bad, p.srv.Hits("update/"+bad))
-				}
-			}
+			waitHits(t, p.srv, "update/"+bad, p.srv.Hits("update/"+bad)+2)
 			// Withdraw the release and let one more poll pass, so that
 			// no download is in flight: then no file may be left, not
 			// even a .tmp one.
 			for _, name := range []string{"kernel", "kernel.initrd", "kernel.cmdline", "SHA256SUMS"} {
 				p.srv.Delete("update/" + name)
 			}
-			polls := p.srv.Hits("update/SHA256SUMS")
-			for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+2; time.Sleep(time.Second) {
-				if time.Now().After(deadline) {
-					t.Fatal("the update service stopped polling")
-				}
-			}
+			waitHits(t, p.srv, "update/SHA256SUMS", p.srv.Hits("update/SHA256SUMS")+2)
 			out, err := vm.Run("ls -d /kernel* 2>&1", 30*time.Second)
 			if err == nil || strings.Contains(out, "/kernel") && !strings.Contains(out, "No such file") {
 				t.Errorf("%s corrupt: files left behind after a bad checksum: %q", bad, out)
@@ -272,12 +271,7 @@ func TestPXE(t *testing.T) {
 			`update: release `+release+` did not boot \(PID 1 could not load its /kernel`)
 		waitShell(t, vm, 2*time.Minute)
 		fetched := p.srv.Hits("update/kernel")
-		polls := p.srv.Hits("update/SHA256SUMS")
-		for deadline := time.Now().Add(60 * time.Second); p.srv.Hits("update/SHA256SUMS") < polls+3; time.Sleep(time.Second) {
-			if time.Now().After(deadline) {
-				t.Fatal("the update service stopped polling")
-			}
-		}
+		waitHits(t, p.srv, "update/SHA256SUMS", p.srv.Hits("update/SHA256SUMS")+3)
 		if n := p.srv.Hits("update/kernel"); n != fetched {
 			t.Errorf("the refused release was fetched again (%d times, then %d)", fetched, n)
 		}

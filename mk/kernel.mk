@@ -71,7 +71,7 @@ test-kernel: kernel
 	$(KERNEL_ROOT)/scripts/deps.sh all
 	rm -f '$(KERNEL_FIGURES)'
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
-		MINIMAL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
+		MINIMAL_INITRAMFS='$(abspath $(KERNEL_INITRAMFS))' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
 		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
 		| $(or $(GO),go) run ./internal/testreport $(filter -v,$(KERNEL_TESTFLAGS))
 	@echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'

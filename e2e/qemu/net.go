@@ -20,17 +20,26 @@ const (
 	DNSAddr   = "10.0.2.3"  // slirp's DNS forwarder
 )
 
-// NICModules are the mkinitramfs arguments that add the driver of Net's
-// default NIC (e1000) for kernel, a vmlinuz-VERSION whose modules are in
-// /lib/modules/VERSION, as the Makefile's KMODS does for make image. The
-// error says why they cannot be added.
-func NICModules(kernel string) ([]string, error) {
+// KernelRelease is the release of kernel, a vmlinuz-VERSION whose modules
+// are installed in /lib/modules/VERSION; the error says which is not so.
+func KernelRelease(kernel string) (string, error) {
 	kver, ok := strings.CutPrefix(path.Base(kernel), "vmlinuz-")
 	if !ok {
-		return nil, fmt.Errorf("cannot tell the release of kernel %s from its name (want vmlinuz-VERSION) for -kver", kernel)
+		return "", fmt.Errorf("cannot tell the release of kernel %s from its name (want vmlinuz-VERSION) for -kver", kernel)
 	}
 	if _, err := os.Stat(path.Join("/lib/modules", kver, "modules.dep")); err != nil {
-		return nil, fmt.Errorf("modules of kernel %s not installed (linux-image-amd64): %w", kver, err)
+		return "", fmt.Errorf("modules of kernel %s not installed (linux-image-amd64): %w", kver, err)
+	}
+	return kver, nil
+}
+
+// NICModules are the mkinitramfs arguments that add the driver of Net's
+// default NIC (e1000) for kernel (see KernelRelease), as the Makefile's
+// KMODS does for make image.
+func NICModules(kernel string) ([]string, error) {
+	kver, err := KernelRelease(kernel)
+	if err != nil {
+		return nil, err
 	}
 	return []string{"-kmod", "e1000", "-kver", kver}, nil
 }
