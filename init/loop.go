@@ -198,8 +198,7 @@ func (p *pid1) restartUserspace(boot stageResult) {
 	// finds them as they are), but what the stopped services wrote goes to
 	// disk now, as before a reboot: the next /etc/boot may never get as far
 	// as its own sync before the power goes.
-	p.logf(kmsg.Notice, "syncing")
-	p.sys.sync()
+	p.sync()
 	wait := p.backoff.after(boot.ran, boot.requested)
 	if wait > 0 {
 		if boot.spawnErr != nil {

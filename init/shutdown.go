@@ -18,11 +18,9 @@ import (
 // action it tried (a request during the teardown may have changed it).
 func (p *pid1) shutdown(a action) error {
 	p.stopAll()
-	p.logf(kmsg.Notice, "syncing")
-	p.sys.sync()
+	p.sync()
 	p.unmountAll()
-	p.logf(kmsg.Notice, "syncing")
-	p.sys.sync()
+	p.sync()
 	// A power-off or halt asked for during the teardown wins over a reboot:
 	// the operator's last word.
 	switch {
@@ -83,11 +81,23 @@ func (p *pid1) stopAll() {
 	if err := p.sys.kill(-1, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		p.logf(kmsg.Err, "%v", err)
 	}
-	if p.waitNoChildren(max(p.cfg.grace, time.Second)) {
+	if p.waitNoChildren(p.afterKill()) {
 		p.logf(kmsg.Info, "all processes gone after %s", round(p.sys.now().Sub(start)))
 		return
 	}
 	p.logf(kmsg.Err, "%d processes still left after SIGKILL (stuck in the kernel?): going on", p.sys.processes())
+}
+
+// afterKill is how long a process gets to die of SIGKILL before PID 1 goes
+// on without it: the grace period, at least 1 s. A process in uninterruptible
+// sleep (D state: a dead disk, a hung NFS server) dies only when the kernel
+// lets it go, maybe never.
+func (p *pid1) afterKill() time.Duration { return max(p.cfg.grace, time.Second) }
+
+// sync flushes the file systems, saying so first: a sync can take long.
+func (p *pid1) sync() {
+	p.logf(kmsg.Notice, "syncing")
+	p.sys.sync()
 }
 
 // waitNoChildren reaps until no child is left (true) or d has passed.

@@ -101,15 +101,14 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			p.logf(kmsg.Warning, "%s (pid %d) still running %s after SIGTERM: sending SIGKILL to its process group",
 				path, pid, round(p.cfg.grace))
 			p.signalGroup(pid, syscall.SIGKILL)
-			// A process in uninterruptible sleep (D state: a dead disk, a
-			// hung NFS server) dies of SIGKILL only when the kernel lets
-			// it go, maybe never: waiting for it would keep PID 1 in this
-			// stage for good. The reap(-1) calls of later waits collect it.
-			giveUpAt = after(max(p.cfg.grace, time.Second))
+			// Waiting for a process stuck in the kernel would keep PID 1
+			// in this stage for good (see afterKill). The reap(-1) calls
+			// of later waits collect it whenever it dies.
+			giveUpAt = after(p.afterKill())
 		case <-giveUpAt:
 			res.ran = p.sys.now().Sub(start)
 			p.logf(kmsg.Err, "%s (pid %d) did not die %s after SIGKILL (stuck in the kernel?): going on without it",
-				path, pid, round(max(p.cfg.grace, time.Second)))
+				path, pid, round(p.afterKill()))
 			return res
 		}
 	}
