@@ -73,6 +73,18 @@ var moduleIndexFiles = []string{
 	"modules.builtin", "modules.builtin.modinfo", "modules.order", "modules.devname",
 }
 
+// moduleField is, for the index files with a line per module, which field
+// of the line names the module: AddModules keeps the comments and the
+// lines of the modules the image holds. "alias PATTERN MODULE",
+// "alias symbol:NAME MODULE", "softdep MODULE pre: ...",
+// "MODULE DEVNAME TYPEMAJOR:MINOR".
+var moduleField = map[string]int{
+	"modules.alias":   2,
+	"modules.symbols": 2,
+	"modules.softdep": 1,
+	"modules.devname": 0,
+}
+
 // AddModules adds the kernel modules names, every module they depend on
 // (modules.dep), and their soft dependencies (modules.softdep, when the
 // tree has them), at /lib/modules/VERSION in the image, with index files
@@ -232,14 +244,11 @@ func (a *Archive) addModuleIndexes(ix *moduleIndex, tree, dir string, decompress
 		if err != nil {
 			return fmt.Errorf("kernel modules: %w", err)
 		}
-		switch name {
-		case "modules.alias", "modules.symbols", "modules.softdep", "modules.devname":
-			// Keep the comments and the lines of the modules the image
-			// holds: "alias PATTERN MODULE", "alias symbol:NAME MODULE",
-			// "softdep MODULE pre: ...", "MODULE DEVNAME TYPEMAJOR:MINOR".
-			field := map[string]int{"modules.alias": 2, "modules.symbols": 2, "modules.softdep": 1, "modules.devname": 0}[name]
+		field, byModule := moduleField[name]
+		switch {
+		case byModule:
 			b = filterLines(b, func(f []string) bool { return len(f) > field && names[normalizeModuleName(f[field])] })
-		case "modules.order":
+		case name == "modules.order":
 			// The kernel build writes modules.order before any
 			// compression, so its lines end in .ko even when the files
 			// end in .ko.xz.
