@@ -133,15 +133,21 @@ func TestCatchableSignals(t *testing.T) {
 // come back in time.
 func runIteration(t *testing.T, p *pid1, within time.Duration) {
 	t.Helper()
+	returnsWithin(t, "iteration", p.iteration, within)
+}
+
+// returnsWithin runs f and fails the test if it has not returned within d.
+func returnsWithin(t *testing.T, name string, f func(), d time.Duration) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.iteration()
+		f()
 	}()
 	select {
 	case <-done:
-	case <-time.After(within):
-		t.Fatalf("iteration still running after %v", within)
+	case <-time.After(d):
+		t.Fatalf("%s still running after %v", name, d)
 	}
 }
 
@@ -599,16 +605,7 @@ func TestPanicInSurviveLogged(t *testing.T) {
 	f.forkPanics = true
 	p, log, _ := newTestPID1(t, f)
 	p.log = &panickyLog{testLog: log, panicOn: "panic: fake forkExec panics"}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.guardedIteration()
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("guardedIteration still running after 5s")
-	}
+	returnsWithin(t, "guardedIteration", p.guardedIteration, 5*time.Second)
 	if !log.has("<2>panic while recovering from a panic: logger panics on panic: fake forkExec panics") {
 		t.Errorf("the panic in survive is not logged at Crit")
 	}
