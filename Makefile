@@ -15,28 +15,28 @@ SHELL   := /bin/bash
 GO      ?= go
 BUILD   ?= build
 DESTDIR ?=
-# The kernel QEMU boots: Debian's, newest first, unless KERNEL=path is given.
-KERNEL  ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+# The build facts (link flags, runit binaries, where deps.sh unpacks Debian's
+# kernel) live in internal/facts; tools/facts prints them for make.
+FACT    = $(shell $(GO) run ./tools/facts $(1))
+# The kernel QEMU boots: Debian's, fetched by deps.sh under $(BUILD)/debian
+# (newest first), unless KERNEL=path is given.
+KERNEL  ?= $(call FACT,kernel)
 QEMU    ?= qemu-system-x86_64
 # KVM where a KVM guest really boots, else TCG: on the development machines
-# /dev/kvm is missing or hangs the guest (see README, troubleshooting).
+# /dev/kvm is missing or hangs the guest (docs/troubleshooting.md).
 ACCEL   ?= $(shell $(GO) run ./e2e/qemu/accel)
 COMPRESS ?= gzip
 # The NIC driver QEMU's e1000 needs, from the modules of the kernel booted
-# (Debian's has it as a module), when that kernel's modules are installed.
+# (Debian's has it as a module) when they are there: deps.sh unpacks them
+# with Debian's kernel; KERNEL=path with no modules gets an image without.
 KVER    ?= $(patsubst vmlinuz-%,%,$(notdir $(KERNEL)))
-KMODS   ?= $(if $(wildcard /lib/modules/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER),$(warning \
-	no /lib/modules/$(KVER): the image gets no NIC driver (install linux-image-$(KVER), or set KMODS=)))
-GOFLAGS_BUILD = -trimpath -ldflags='-s -w -buildid='
-# PID 1 runs with GODEBUG=disablethp=1 by default: on kernels with
-# transparent huge pages "always" (Debian's) the Go heap's first touch
-# takes a whole 2 MiB page for the life of the server (make bench: 2,280 kB
-# of anonymous memory under QEMU without, 672 kB with). A //go:debug line
-# cannot set it (not a registered setting); this is the variable the go
-# command itself fills from //go:debug lines.
-INIT_LDFLAGS = -trimpath -ldflags='-s -w -buildid= -X=runtime.godebugDefault=disablethp=1'
+MODDIR  ?= $(call FACT,moddir)
+KMODS   ?= $(if $(wildcard $(MODDIR)/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER) -moddir $(MODDIR),$(warning \
+	no $(MODDIR)/$(KVER): the image gets no NIC driver (run scripts/deps.sh, or set KMODS=)))
+GOFLAGS_BUILD = $(call FACT,build-flags) -ldflags='$(call FACT,tool-ldflags)'
+INIT_LDFLAGS  = $(call FACT,build-flags) -ldflags='$(call FACT,init-ldflags)'
 RUNIT   = $(BUILD)/runit/usr/bin
-RUNIT_BINS = runsvdir runsv sv svlogd chpst
+RUNIT_BINS = $(call FACT,runit-binaries)
 IMAGE   = $(BUILD)/demo.cpio.gz
 
 export CGO_ENABLED = 0

@@ -4,7 +4,8 @@
 #
 #   scripts/deps.sh [base|kernel|all]    (default: base)
 #
-# base:   QEMU, Debian's kernel, busybox-static, runit (unpacked under build/),
+# base:   QEMU, Debian's kernel and busybox-static and runit (fetched with
+#         apt-get download and unpacked under build/, not installed),
 #         GNU cpio and the compressors the tests check images with, tini,
 #         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
 #         resolver's tests (they build small dynamic programs and libraries).
@@ -24,7 +25,7 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev"
+base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev"
 kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils"
 
 case $group in
@@ -56,20 +57,63 @@ if [ -n "$missing" ]; then
 	fi
 fi
 
-# runit for the demo image: Debian's binaries are dynamically linked, and
-# `mkinitramfs build -bin` brings their loader and libc along. Unpacking the
-# .deb keeps the host untouched (installing runit is not needed).
-if [ "$group" != kernel ] && [ ! -x "$build/runit/usr/bin/runsvdir" ]; then
-	mkdir -p "$build/runit.dl"
-	download() { (cd "$build/runit.dl" && rm -f runit_*.deb && apt-get download runit >/dev/null 2>&1); }
+# fetch DIR PKG...: apt-get download the packages and unpack them, without
+# installing anything, into $build/DIR (the .debs stay in $build/DIR.dl).
+fetch() {
+	dir=$1
+	shift
+	rm -rf "$build/$dir.dl" "$build/$dir"
+	mkdir -p "$build/$dir.dl"
+	download() { (cd "$build/$dir.dl" && apt-get download "$@" >/dev/null 2>&1); }
 	# A fresh machine may have no package lists yet: update once and retry.
-	if ! download; then
-		[ "$(id -u)" = 0 ] && apt-get update -qq && download || {
-			echo "deps.sh: 'apt-get download runit' failed; run 'apt-get update' as root first" >&2
+	if ! download "$@"; then
+		[ "$(id -u)" = 0 ] && apt-get update -qq && download "$@" || {
+			echo "deps.sh: 'apt-get download $*' failed; run 'apt-get update' as root first" >&2
 			exit 1
 		}
 	fi
-	rm -rf "$build/runit"
-	dpkg-deb -x "$build"/runit.dl/runit_*.deb "$build/runit"
-	echo "deps.sh: runit unpacked in $build/runit"
+	for deb in "$build/$dir.dl"/*.deb; do
+		dpkg-deb -x "$deb" "$build/$dir"
+	done
+	echo "deps.sh: $* unpacked in $build/$dir"
+}
+
+# depends PKG PATTERN: the first package PKG depends on whose name matches
+# the grep pattern (a metapackage's real package).
+depends() {
+	apt-cache depends "$1" 2>/dev/null | sed -n 's/^ *Depends: //p' | grep -m 1 "$2" || true
+}
+
+# The kernel the QEMU tests and the demo boot, its modules (-kmod), and
+# busybox-static for the test images: fetched and unpacked under
+# $build/debian, never installed into the host's /boot or /bin. The kernel
+# package's version is resolved through its metapackage (Debian's
+# linux-image-amd64, or Ubuntu's linux-image-generic, whose modules are a
+# package of their own).
+if [ "$group" != kernel ] && [ -z "$(ls "$build"/debian/boot/vmlinuz-* 2>/dev/null)" ]; then
+	meta=linux-image-amd64
+	apt-cache show "$meta" >/dev/null 2>&1 || meta=linux-image-generic
+	image=$(depends "$meta" '^linux-image-[0-9]')
+	if [ -z "$image" ]; then
+		[ "$(id -u)" = 0 ] && apt-get update -qq
+		image=$(depends "$meta" '^linux-image-[0-9]')
+	fi
+	[ -n "$image" ] || {
+		echo "deps.sh: no kernel package: neither linux-image-amd64 (Debian) nor linux-image-generic (Ubuntu) is known to apt; run 'apt-get update', or set KERNEL=path" >&2
+		exit 1
+	}
+	modules=$(depends "$image" '^linux-modules-[0-9]')
+	fetch debian "$image" $modules busybox-static
+	# The package leaves modules.dep and the other indexes to its postinst,
+	# which runs depmod: run it on the unpacked tree (mkinitramfs -kmod
+	# reads them).
+	for m in "$build"/debian/lib/modules/*/; do
+		depmod -b "$build/debian" "$(basename "$m")"
+	done
+fi
+
+# runit for the demo image: Debian's binaries are dynamically linked, and
+# `mkinitramfs build -bin` brings their loader and libc along.
+if [ "$group" != kernel ] && [ ! -x "$build/runit/usr/bin/runsvdir" ]; then
+	fetch runit runit
 fi
