@@ -30,10 +30,9 @@ KMODS   ?= $(if $(wildcard /lib/modules/$(KVER)/modules.dep),-kmod e1000 -kver $
 GOFLAGS_BUILD = -trimpath -ldflags='-s -w -buildid='
 # PID 1 runs with GODEBUG=disablethp=1 by default: on kernels with
 # transparent huge pages "always" (Debian's) the Go heap's first touch
-# takes a whole 2 MiB page for the life of the server (make bench: 2,280 kB
-# of anonymous memory under QEMU without, 672 kB with). A //go:debug line
-# cannot set it (not a registered setting); this is the variable the go
-# command itself fills from //go:debug lines.
+# takes a whole 2 MiB page for the life of the server (docs/benchmarks.md,
+# Transparent huge pages). A //go:debug line cannot set it (not a registered setting);
+# this is the variable the go command itself fills from //go:debug lines.
 INIT_LDFLAGS = -trimpath -ldflags='-s -w -buildid= -X=runtime.godebugDefault=disablethp=1'
 RUNIT   = $(BUILD)/runit/usr/bin
 RUNIT_BINS = runsvdir runsv sv svlogd chpst
@@ -109,7 +108,7 @@ test-e2e: deps all
 	$(GO) test -count=1 -timeout 45m -v ./e2e/
 
 # Boots every candidate PID 1 (ours, busybox init, tini, runit) in turn, 7
-# rounds, under QEMU and natively in a PID namespace (root); about 40 min.
+# rounds, under QEMU and natively in a PID namespace (root); docs/benchmarks.md.
 # The kernel prerequisite installs the kernel source and builds the kbuild
 # tree once: the update-minimal figure builds two minimal kernels in it.
 # Raw samples: build/bench/results-DATE.tsv; table: build/bench/README-table.md.
