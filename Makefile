@@ -109,7 +109,7 @@ test-e2e: deps all
 	$(GO) test -count=1 -timeout 45m -v ./e2e/
 
 # Boots every candidate PID 1 (ours, busybox init, tini, runit) in turn, 7
-# rounds, under QEMU and natively in a PID namespace (root); about 40 min.
+# rounds, under QEMU and natively in a PID namespace (root); docs/benchmarks.md.
 # The kernel prerequisite installs the kernel source and builds the kbuild
 # tree once: the update-minimal figure builds two minimal kernels in it.
 # Raw samples: build/bench/results-DATE.tsv; table: build/bench/README-table.md.

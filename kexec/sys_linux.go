@@ -16,11 +16,8 @@ func realSyscalls() syscalls {
 // fileLoad is kexec_file_load(2), the same call as u-root's
 // pkg/boot/kexec FileLoad (which the design first named). We make it
 // ourselves: importing u-root's package links its watchdog daemon client,
-// net, lz4, debug/elf and compress/zlib into PID 1 for one system call.
-// Measured with the Makefile's flags (go1.26, u-root v0.16.0): bin/init is
-// 172 kB larger (2,130,046 → 2,302,078 bytes), and in TestNSBoot PID 1's
-// resident binary pages (RssShmem) grow by 164 kB, VmRSS by about 124 kB
-// (median of 5 boots; anonymous memory varies more than that between runs).
+// net, lz4, debug/elf and compress/zlib into PID 1 for one system call
+// (what that costs: docs/dependencies.md).
 // The kernel ignores initrdFd when KEXEC_FILE_NO_INITRAMFS is set.
 func fileLoad(kernel, initrd *os.File, cmdline string, flags int) error {
 	if (initrd == nil) != (flags&kexecFileNoInitramfs != 0) {
