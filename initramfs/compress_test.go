@@ -132,8 +132,11 @@ func TestLevels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range allCompressions {
-		r := levelRange[c]
-		for _, l := range []int{0, r[0], r[1]} {
+		lo, hi := LevelRange(c)
+		if lo > hi || (c != None && lo < 1) {
+			t.Errorf("%s: levels %d..%d", c, lo, hi)
+		}
+		for _, l := range []int{0, lo, hi} {
 			if c == None && l != 0 {
 				continue
 			}
@@ -142,7 +145,7 @@ func TestLevels(t *testing.T) {
 				t.Errorf("%s level %d: %v", c, l, err)
 			}
 		}
-		for _, l := range []int{-1, r[1] + 1} {
+		for _, l := range []int{-1, hi + 1} {
 			err := a.WriteImage(&bytes.Buffer{}, Options{Compression: c, Level: l})
 			if err == nil || !strings.Contains(err.Error(), string(c)) {
 				t.Errorf("%s level %d: error %v, want one naming the compression", c, l, err)
