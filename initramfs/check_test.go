@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -166,12 +165,12 @@ func buildGo(t *testing.T, module string) []byte {
 	if testing.Short() {
 		t.Skip("-short: skipping a go build")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "go.mod"), []byte("module "+module+"\n\ngo 1.21\n"), 0o644)
 	mustWrite(t, filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
 	out := filepath.Join(dir, "prog")
-	cmd := exec.Command(goBin, "build", "-o", out, ".")
+	// go test puts its own toolchain's bin first in PATH.
+	cmd := exec.Command("go", "build", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
 	if b, err := cmd.CombinedOutput(); err != nil {
