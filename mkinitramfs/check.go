@@ -8,12 +8,10 @@ import (
 )
 
 const checkDoc = `
-IMAGE is an image file, or - for stdin. Check looks at it as the kernel and
-the dynamic loader will: /init exists and can run (an ELF program for a known
-machine, or a script whose interpreter is in the image), every program and
-library finds its interpreter and libraries in the image, /dev/console is
-the character device 5,1, and the project's init finds /etc/boot. Each
-problem is one line; errors exit 1, warnings alone exit 0.`
+IMAGE is an image file, or - for stdin. It is looked at as the kernel and
+the dynamic loader will see it (the rules are those of package initramfs,
+Check): a runnable /init, the interpreter and libraries of every program,
+/dev/console. Each problem is one line; errors exit 1, warnings alone exit 0.`
 
 func checkFlags(*flag.FlagSet) func([]string, *env) error {
 	return func(args []string, e *env) error {

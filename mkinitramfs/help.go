@@ -27,14 +27,14 @@ func writeHelp(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\n", b.name, b.summary)
 	}
 	tw.Flush()
-	fmt.Fprint(w, "\n`mkinitramfs help COMMAND` or `mkinitramfs COMMAND -h` prints a command's arguments and flags.\n")
+	fmt.Fprint(w, "\nRun \"mkinitramfs help COMMAND\" or \"mkinitramfs COMMAND -h\" for a command's arguments and flags.\n")
 	fmt.Fprint(w, "Exit status: 0 success, 1 failure, 2 usage error.\n")
 }
 
 // writeUsageLine writes c's synopsis and where to find its flags.
 func writeUsageLine(w io.Writer, c *command) {
 	fmt.Fprintf(w, "usage: mkinitramfs %s %s\n", c.name, c.usage)
-	fmt.Fprintf(w, "`mkinitramfs help %s` prints its flags.\n", c.name)
+	fmt.Fprintf(w, "Run \"mkinitramfs help %s\" for its arguments and flags.\n", c.name)
 }
 
 // writeCommandHelp writes c's synopsis, what its arguments mean, and every
