@@ -86,8 +86,12 @@ run-pxe: deps image
 demo: deps
 	$(GO) run ./e2e/demo -kernel $(KERNEL)
 
+# staticcheck is pinned by the tool line of go.mod (go get -tool
+# honnef.co/go/tools/cmd/staticcheck@VERSION to move it); its checks are in
+# staticcheck.conf.
 vet:
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 
 # The whole suite: the namespace tests need root, the end-to-end tests need

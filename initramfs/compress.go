@@ -41,6 +41,13 @@ var levelRange = map[Compression][2]int{
 	Lz4:  {1, 9},  // lz4 -1..-9
 }
 
+// LevelRange returns the lowest and highest level of c (0 and 0 for None
+// or an unknown compression); level 0 always means the compressor's default.
+func LevelRange(c Compression) (lo, hi int) {
+	r := levelRange[c]
+	return r[0], r[1]
+}
+
 // ParseCompression checks a compression name; "" means Gzip.
 func ParseCompression(s string) (Compression, error) {
 	c := Compression(s)

@@ -94,3 +94,21 @@ func mustGet(t *testing.T, a *Archive, p string) Entry {
 	}
 	return e
 }
+
+func TestModeString(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir | 0o755:                        "drwxr-xr-x",
+		fs.ModeDir | fs.ModeSticky | 0o777:        "drwxrwxrwt",
+		fs.ModeDevice | fs.ModeCharDevice | 0o600: "crw-------",
+		fs.ModeDevice | 0o660:                     "brw-rw----",
+		fs.ModeSymlink | 0o777:                    "lrwxrwxrwx",
+		fs.ModeNamedPipe | 0o644:                  "prw-r--r--",
+		fs.ModeSocket | 0o755:                     "srwxr-xr-x",
+		fs.ModeSetuid | fs.ModeSetgid | 0o755:     "-rwsr-sr-x",
+		fs.ModeSetuid | fs.ModeSticky | 0o644:     "-rwSr--r-T",
+	} {
+		if got := modeString(m); got != want {
+			t.Errorf("modeString(%v) = %q, want %q", m, got, want)
+		}
+	}
+}

@@ -1,16 +1,11 @@
-// Command mkinitramfs builds, lists and checks initramfs images.
+// Command mkinitramfs builds, lists and checks initramfs images; the work is
+// done by package initramfs, and each command maps its flags to it.
 //
-//	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
-//	mkinitramfs ls IMAGE
-//	mkinitramfs check IMAGE
-//
-// A SOURCE is a directory (its tree becomes /), an existing image, or a
-// gen_init_cpio list file; later sources win for the same path, then -init
-// and -bin, then -kmod (kernel modules with their dependencies and
-// modprobe's index files, at /lib/modules/VERSION). The work is done by package initramfs; this file maps flags to
-// it. Exit status: 0 success, 1 failure (one line naming the file and the
-// reason, or the problems check found), 2 usage error.
+// `mkinitramfs help` lists the commands, `mkinitramfs help COMMAND` (or
+// COMMAND -h) prints a command's arguments and every flag: the table below
+// and the flag definitions are the reference. Exit status: 0 success, 1
+// failure (one line naming the file and the reason, or the problems check
+// found), 2 usage error.
 package main
 
 import (
@@ -20,25 +15,51 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
-
-	"github.com/slashinit/slashinit/initramfs"
-	"golang.org/x/sys/unix"
 )
 
-const usage = `usage:
-  mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
-  mkinitramfs ls IMAGE
-  mkinitramfs check IMAGE
+// command is one row of the command table.
+type command struct {
+	name    string
+	summary string // one line, for the command list
+	usage   string // the arguments after the name
+	doc     string // what the arguments mean, for help COMMAND
+	// flags defines the command's flags on fs and returns the function
+	// that runs it with the arguments that are not flags, once fs has
+	// parsed them.
+	flags func(fs *flag.FlagSet) func(args []string, e *env) error
+}
 
-  -kmod NAME       add kernel module NAME (or an alias; - and _ alike) with every module it
-                   depends on and modprobe's index files, at /lib/modules/VERSION (repeatable)
-  -kver VERSION    the release of the kernel that will boot the image (default: uname -r)
-  -moddir DIR      where the modules of each release are (default /lib/modules)
-  -kmod-decompress store .ko.gz/.ko.xz/.ko.zst modules decompressed (busybox modprobe
-                   cannot read .ko.zst)
-`
+// env is what a command reads and writes besides its arguments.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// commands are the commands of mkinitramfs, in the order help lists them;
+// help and version are handled by run.
+var commands = []command{
+	{
+		name:    "build",
+		summary: "build an image from directories, images, list files, programs and kernel modules",
+		usage:   "-o OUT [flags] [SOURCE]...",
+		doc:     buildDoc,
+		flags:   buildFlags,
+	},
+	{
+		name:    "ls",
+		summary: "list the entries of an image, like ls -l",
+		usage:   "IMAGE",
+		doc:     lsDoc,
+		flags:   lsFlags,
+	},
+	{
+		name:    "check",
+		summary: "report what would stop an image from booting",
+		usage:   "IMAGE",
+		doc:     checkDoc,
+		flags:   checkFlags,
+	},
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
@@ -46,6 +67,9 @@ func main() {
 
 // errUsage marks errors that exit with status 2.
 var errUsage = errors.New("usage")
+
+// errReported means the problems were already printed.
+var errReported = errors.New("problems reported")
 
 // run is main with its inputs and outputs passed in, for tests.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
@@ -59,30 +83,37 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		}
 	}()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeHelp(stderr)
 		return 2
 	}
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	var err error
+	var cmd *command
 	switch args[0] {
-	case "build":
-		err = build(args[1:], stdout, stderr, getenv)
-	case "ls":
-		err = list(args[1:], stdout)
-	case "check":
-		err = check(args[1:], stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case "help", "-h", "-help", "--help":
+		err = help(args[1:], stdout)
+	case "version", "-version", "--version":
+		err = version(args[1:], stdout)
 	default:
-		err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+		if cmd = lookup(args[0]); cmd == nil {
+			err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+		} else {
+			err = cmd.run(args[1:], e)
+		}
 	}
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		writeCommandHelp(stdout, cmd)
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "mkinitramfs: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "mkinitramfs: %v\n", err)
+		if cmd != nil {
+			writeUsageLine(stderr, cmd)
+		} else {
+			writeHelp(stderr)
+		}
 		return 2
 	case errors.Is(err, errReported):
 		return 1
@@ -92,174 +123,41 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 	}
 }
 
-// errReported means the problems were already printed.
-var errReported = errors.New("problems reported")
-
-// binFlag collects -bin FILE[:DEST].
-type binFlag []string
-
-func (b *binFlag) String() string     { return strings.Join(*b, " ") }
-func (b *binFlag) Set(s string) error { *b = append(*b, s); return nil }
-
-func build(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fl := flag.NewFlagSet("build", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	out := fl.String("o", "", "output image (- for stdout)")
-	initFile := fl.String("init", "", "install FILE as /init, mode 0755")
-	var bins binFlag
-	fl.Var(&bins, "bin", "add host program FILE at DEST with its interpreter and libraries (repeatable)")
-	var kmods binFlag
-	fl.Var(&kmods, "kmod", "add kernel module NAME and its dependencies (repeatable)")
-	kver := fl.String("kver", "", "kernel release of the modules (default: uname -r)")
-	moddir := fl.String("moddir", initramfs.DefaultModuleDir, "directory of the modules of each kernel release")
-	kmodDecompress := fl.Bool("kmod-decompress", false, "store compressed modules decompressed")
-	compress := fl.String("compress", "gzip", "none, gzip, zstd, xz or lz4")
-	level := fl.Int("level", 0, "compression level (0: the compressor's default)")
-	force := fl.Bool("force", false, "write the image even if check finds errors")
-	// Flags may come before, between or after the sources.
-	var sources []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			return fmt.Errorf("%w: build: %v", errUsage, err)
+// lookup returns the command called name, or nil.
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
 		}
-		if fl.NArg() == 0 {
+	}
+	return nil
+}
+
+// newFlagSet returns c's flags, and the function that runs c.
+func (c *command) newFlagSet() (*flag.FlagSet, func(args []string, e *env) error) {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	// Errors are reported by run, help by writeCommandHelp.
+	fs.SetOutput(io.Discard)
+	return fs, c.flags(fs)
+}
+
+// run parses args and runs c. Flags may come before, between or after the
+// other arguments. -h and -help return flag.ErrHelp.
+func (c *command) run(args []string, e *env) error {
+	fs, runCmd := c.newFlagSet()
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %s: %v", errUsage, c.name, err)
+		}
+		if fs.NArg() == 0 {
 			break
 		}
-		sources = append(sources, fl.Arg(0))
-		args = fl.Args()[1:]
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if *out == "" {
-		return fmt.Errorf("%w: build: -o OUT is required", errUsage)
-	}
-	c, err := initramfs.ParseCompression(*compress)
-	if err != nil {
-		return fmt.Errorf("%w: build: %v", errUsage, err)
-	}
-	if err := initramfs.CheckLevel(c, *level); err != nil {
-		return fmt.Errorf("%w: build: %v", errUsage, err)
-	}
-	mtime, err := initramfs.SourceDateEpoch(getenv)
-	if err != nil {
-		return err
-	}
-
-	a := initramfs.New()
-	for _, s := range sources {
-		if err := a.AddSource(s); err != nil {
-			return err
-		}
-	}
-	if *initFile != "" {
-		if err := a.AddFile(*initFile, "/init", 0o755); err != nil {
-			return fmt.Errorf("-init: %w", err)
-		}
-	}
-	for _, b := range bins {
-		file, dest, _ := strings.Cut(b, ":")
-		if err := a.AddBinary(file, dest); err != nil {
-			return fmt.Errorf("-bin: %w", err)
-		}
-	}
-	if len(kmods) > 0 {
-		if err := addModules(a, kmods, *kver, *moddir, *kmodDecompress, stderr); err != nil {
-			return fmt.Errorf("-kmod: %w", err)
-		}
-	} else {
-		var err error
-		fl.Visit(func(f *flag.Flag) {
-			if f.Name == "kver" || f.Name == "moddir" || f.Name == "kmod-decompress" {
-				err = fmt.Errorf("%w: build: -%s needs -kmod", errUsage, f.Name)
-			}
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if err := a.AddStandard(); err != nil {
-		return err
-	}
-	problems := initramfs.Check(a)
-	for _, p := range problems {
-		fmt.Fprintf(stderr, "mkinitramfs: %s: %s\n", *out, p)
-	}
-	if initramfs.HasErrors(problems) && !*force {
-		fmt.Fprintf(stderr, "mkinitramfs: %s: not written: the image would not boot (use -force to write it anyway)\n", *out)
-		return errReported
-	}
-	opt := initramfs.Options{Compression: c, Level: *level, MTime: mtime}
-	if *out == "-" {
-		return a.WriteImage(stdout, opt)
-	}
-	return a.WriteFile(*out, opt)
-}
-
-// addModules adds the -kmod modules of kernel release kver (the running
-// kernel's when empty) and notes the built-in ones on stderr.
-func addModules(a *initramfs.Archive, names []string, kver, moddir string, decompress bool, stderr io.Writer) error {
-	if kver == "" {
-		var u unix.Utsname
-		if err := unix.Uname(&u); err != nil {
-			return fmt.Errorf("uname: %w", err)
-		}
-		kver = unix.ByteSliceToString(u.Release[:])
-	}
-	res, err := a.AddModules(initramfs.ModuleOptions{Dir: moddir, Version: kver, Decompress: decompress}, names...)
-	if err != nil {
-		return err
-	}
-	for _, b := range res.Builtin {
-		fmt.Fprintf(stderr, "mkinitramfs: note: kernel module %s is built into %s (modules.builtin): nothing to add\n", b, kver)
-	}
-	return nil
-}
-
-// readImage reads the single IMAGE argument of ls and check.
-func readImage(cmd string, args []string) (string, *initramfs.Archive, error) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") && args[0] != "-" {
-		return "", nil, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
-	}
-	name := args[0]
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return "", nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	a, err := initramfs.Read(r)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return name, a, nil
-}
-
-func list(args []string, stdout io.Writer) error {
-	_, a, err := readImage("ls", args)
-	if err != nil {
-		return err
-	}
-	for _, e := range a.Entries() {
-		if _, err := fmt.Fprintln(stdout, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func check(args []string, stdout io.Writer) error {
-	name, a, err := readImage("check", args)
-	if err != nil {
-		return err
-	}
-	problems := initramfs.Check(a)
-	for _, p := range problems {
-		fmt.Fprintf(stdout, "%s: %s\n", name, p)
-	}
-	if initramfs.HasErrors(problems) {
-		return errReported
-	}
-	fmt.Fprintf(stdout, "%s: ok, %d entries\n", name, len(a.Entries()))
-	return nil
+	return runCmd(rest, e)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +94,80 @@ func TestKmodErrors(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Fatalf("%v: %s written despite the error", c.args, out)
 		}
+	}
+}
+
+func TestBuildReproducibleAndStdout(t *testing.T) {
+	init := staticProgram(t)
+	root := rootTree(t)
+	env := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	var sums []string
+	for i := 0; i < 2; i++ {
+		out := filepath.Join(t.TempDir(), "img")
+		if r := mk(t, env, "build", "-o", out, "-init", init, root); r.code != 0 {
+			t.Fatalf("build: %s", r.stderr)
+		}
+		b, _ := os.ReadFile(out)
+		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(b)))
+	}
+	r := mk(t, env, "build", "-o", "-", "-init", init, root)
+	if r.code != 0 {
+		t.Fatalf("build -o -: %s", r.stderr)
+	}
+	sums = append(sums, fmt.Sprintf("%x", sha256.Sum256([]byte(r.stdout))))
+	if sums[0] != sums[1] || sums[1] != sums[2] {
+		t.Errorf("builds differ: %q", sums)
+	}
+	if r := mk(t, []string{"SOURCE_DATE_EPOCH=yesterday"}, "build", "-o", "-", "-init", init, root); r.code != 1 || !strings.Contains(r.stderr, "SOURCE_DATE_EPOCH") {
+		t.Errorf("bad SOURCE_DATE_EPOCH: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestCheckBlocksBuild: an image that cannot boot is not written unless
+// -force, and check then says why.
+func TestCheckBlocksBuild(t *testing.T) {
+	root := rootTree(t)
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "img")
+	if err := os.WriteFile(out, []byte("previous"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mk(t, nil, "build", "-o", out, root)
+	if r.code != 1 || !strings.Contains(r.stderr, "/init: missing") || !strings.Contains(r.stderr, "-force") {
+		t.Errorf("build without /init: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "previous" {
+		t.Errorf("output replaced by a broken image")
+	}
+	if r := mk(t, nil, "build", "-force", "-o", out, root); r.code != 0 {
+		t.Fatalf("-force: exit %d\n%s", r.code, r.stderr)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
+		t.Errorf("files in the output directory: %v", ents)
+	}
+	c := mk(t, nil, "check", out)
+	if c.code != 1 || !strings.Contains(c.stdout, out+": error: /init: missing") {
+		t.Errorf("check: exit %d\n%s", c.code, c.stdout)
+	}
+}
+
+// TestBin installs a dynamic host program with its libraries.
+func TestBin(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("/bin/sh needed")
+	}
+	out := filepath.Join(t.TempDir(), "img")
+	script := filepath.Join(t.TempDir(), "init")
+	os.WriteFile(script, []byte("#!/bin/dash\necho hi\n"), 0o755)
+	r := mk(t, nil, "build", "-o", out, "-init", script, "-bin", "/bin/sh:/bin/dash", "-compress", "none")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if c := mk(t, nil, "check", out); c.code != 0 {
+		t.Errorf("check: %s", c.stdout)
+	}
+	ls := mk(t, nil, "ls", out).stdout
+	if !strings.Contains(ls, " /bin/dash\n") || !strings.Contains(ls, "libc.so.6\n") {
+		t.Errorf("ls lacks /bin/dash or libc.so.6:\n%s", ls)
 	}
 }
