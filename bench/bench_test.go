@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/bench/nsroot"
+	"github.com/slashinit/slashinit/internal/nsroot"
 )
 
 func TestMain(m *testing.M) {

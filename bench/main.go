@@ -11,7 +11,7 @@
 //     image, and with the minimal kernel of kernel.config, image built
 //     in), and the boot time of one image under each compression;
 //   - natively, as PID 1 of a PID namespace on the host (package
-//     bench/nsroot), where no emulator distorts them: start-up to
+//     internal/nsroot), where no emulator distorts them: start-up to
 //     /etc/boot, memory, teardown;
 //   - the image build: mkinitramfs against find | cpio | gzip or zstd.
 //
@@ -36,8 +36,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slashinit/slashinit/bench/nsroot"
 	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/nsroot"
 )
 
 func main() {
@@ -139,7 +139,7 @@ func run() error {
 	// back what was there, also after an interrupt, which stops the run
 	// at the end of the current step (VMs and namespaces die with this
 	// process anyway: Pdeathsig).
-	restoreDevkmsg, err := saveDevkmsg()
+	restoreDevkmsg, err := nsroot.SaveDevkmsg()
 	if err != nil {
 		return err
 	}

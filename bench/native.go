@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,17 +14,19 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slashinit/slashinit/bench/nsroot"
-	"github.com/slashinit/slashinit/e2e/qemu"
 	"github.com/slashinit/slashinit/initramfs/elfdeps"
+	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/nsroot"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
 // nativeBench runs each init as PID 1 of a PID namespace on the host (see
-// package nsroot for the safety rules), where no emulator distorts what
-// PID 1 itself costs: its start-up to /etc/boot, its memory, its teardown.
+// package internal/nsroot for the safety rules), where no emulator distorts
+// what PID 1 itself costs: its start-up to /etc/boot, its memory, its
+// teardown.
 type nativeBench struct {
 	res       *results
+	busybox   nsroot.Spec // /bin/busybox and its applets, in every root
 	ourInit   string
 	runitInit string
 	runitLibs map[string]string // path in the root → host file
@@ -33,12 +36,11 @@ type nativeBench struct {
 	log       func(format string, args ...any)
 }
 
-// devkmsgSysctl is global: our init writes "on" to it. The benchmark puts
-// back what it found.
-const devkmsgSysctl = "/proc/sys/kernel/printk_devkmsg"
-
 func newNativeBench(res *results, ourInit, runitInit string, log func(string, ...any)) (*nativeBench, error) {
 	n := &nativeBench{res: res, ourInit: ourInit, runitInit: runitInit, seen: map[string]time.Duration{}, log: log}
+	if err := n.busybox.AddBusybox(); err != nil {
+		return nil, err
+	}
 	if runitInit != "" {
 		// runit is dynamically linked: its loader and libraries go into
 		// the root, found as the image builder finds them.
@@ -85,7 +87,6 @@ func (n *nativeBench) spec(c candidate, initHost string, env []string, nonce, sc
 	exe := func(content string) nsroot.File { return nsroot.File{Content: []byte(content), Mode: 0o755} }
 	s := nsroot.Spec{
 		Files: map[string]nsroot.File{
-			"/bin/busybox":         {Host: busyboxHost, Mode: 0o755},
 			"/usr/bin/tini-static": {Host: tiniHost, Mode: 0o755},
 			"/etc/boot":            exe(nativeBoot(nonce, scenario)),
 			"/etc/reboot":          exe("#!/bin/sh\necho \"<6>bench-native-" + nonce + ": reboot-stage\" > /dev/kmsg\n"),
@@ -110,9 +111,8 @@ func (n *nativeBench) spec(c candidate, initHost string, env []string, nonce, sc
 		Env:    append([]string{"HOME=/", "TERM=linux"}, env...),
 		Marker: "bench-native-" + nonce + ": exec",
 	}
-	for _, a := range applets {
-		s.Links["/bin/"+a] = "busybox"
-	}
+	maps.Copy(s.Files, n.busybox.Files)
+	maps.Copy(s.Links, n.busybox.Links)
 	if c.runitLike() {
 		s.Files["/sbin/runit"] = nsroot.File{Host: n.runitInit, Mode: 0o755}
 		for dst, src := range n.runitLibs {
@@ -182,14 +182,14 @@ func procFields(path string) (map[string]float64, error) {
 }
 
 // run is one namespace: start-up, memory while /etc/boot runs, teardown.
-func (n *nativeBench) run(c candidate, scenario string, round int) error {
+func (n *nativeBench) run(c candidate, scenario string, round int) (err error) {
 	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
 	var out nsroot.Output
 	r, err := nsroot.Start(n.spec(c, n.ourInit, nil, nonce, scenario), &out)
 	if err != nil {
 		return err
 	}
-	defer r.Kill()
+	defer func() { err = errors.Join(err, r.Close()) }()
 	fail := func(err error) error {
 		return fmt.Errorf("native %s/%s: %w\noutput: %s", c.key, scenario, err, out.String())
 	}
@@ -279,24 +279,6 @@ func describeWait(ws syscall.WaitStatus) string {
 	return fmt.Sprintf("wait status %#x", uint32(ws))
 }
 
-// saveDevkmsg returns a function that puts the sysctl back as it was.
-func saveDevkmsg() (func() error, error) {
-	saved, err := os.ReadFile(devkmsgSysctl)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		cur, err := os.ReadFile(devkmsgSysctl)
-		if err == nil && string(cur) == string(saved) {
-			return nil
-		}
-		if err := os.WriteFile(devkmsgSysctl, saved, 0o644); err != nil {
-			return fmt.Errorf("restoring %s to %q: %w", devkmsgSysctl, strings.TrimSpace(string(saved)), err)
-		}
-		return nil
-	}, nil
-}
-
 // variant is a build or a setting of a Go PID 1 for the memory floor.
 type variant struct {
 	key, label string
@@ -308,33 +290,31 @@ type variant struct {
 // unstripped, under GOMAXPROCS=1 and GOMEMLIMIT from its start, and the
 // smallest Go PID 1 (bench/floor) as shipped and under GOMAXPROCS=1.
 func memVariants(root, dir, ourInit string) ([]variant, error) {
-	build := func(out, pkg string, ldflags string) error {
-		args := []string{"build", "-trimpath", "-o", out}
-		if ldflags != "" {
-			args = append(args, "-ldflags="+ldflags)
-		}
-		cmd := exec.Command("go", append(args, pkg)...)
+	build := func(out, pkg, ldflags string) error {
+		args := append(append([]string{"build"}, facts.BuildFlags...), "-ldflags="+ldflags, "-o", out, pkg)
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), facts.GoBuildEnv...)
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s: %v\n%s", strings.Join(append(args, pkg), " "), err, b)
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, b)
 		}
 		return nil
 	}
 	unstripped := filepath.Join(dir, "init-unstripped")
 	floor := filepath.Join(dir, "floor")
 	floorNoTHP := filepath.Join(dir, "floor-nothp")
-	// As shipped (qemu.InitLDFlags: GODEBUG=disablethp=1 built in), but
-	// with the symbol tables.
-	if err := build(unstripped, "./init", qemu.InitLDFlags); err != nil {
+	// As shipped (facts.InitLDFlags: GODEBUG=disablethp=1 built in), but
+	// with the symbol tables: InitLDFlags less ToolLDFlags' -s -w.
+	if err := build(unstripped, "./init", strings.TrimPrefix(facts.InitLDFlags, facts.ToolLDFlags)); err != nil {
 		return nil, err
 	}
-	if err := build(floor, "./bench/floor", "-s -w"); err != nil {
+	if err := build(floor, "./bench/floor", facts.ToolLDFlags); err != nil {
 		return nil, err
 	}
-	// GODEBUG=disablethp=1 built in: //go:debug does not know the
-	// setting, but the linker variable behind //go:debug takes it.
-	if err := build(floorNoTHP, "./bench/floor", "-s -w -X=runtime.godebugDefault=disablethp=1"); err != nil {
+	// GODEBUG=disablethp=1 built in as in PID 1 (facts.InitLDFlags): a
+	// //go:debug line does not know the setting, but the linker variable
+	// behind //go:debug takes it.
+	if err := build(floorNoTHP, "./bench/floor", facts.InitLDFlags); err != nil {
 		return nil, err
 	}
 	return []variant{
@@ -350,7 +330,7 @@ func memVariants(root, dir, ourInit string) ([]variant, error) {
 
 // memRun measures one variant's memory while /etc/boot runs, then ends the
 // namespace with SIGKILL (no teardown: the floor program has none).
-func (n *nativeBench) memRun(v variant, round int) error {
+func (n *nativeBench) memRun(v variant, round int) (err error) {
 	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
 	var out nsroot.Output
 	ours := candidates()[0]
@@ -358,7 +338,7 @@ func (n *nativeBench) memRun(v variant, round int) error {
 	if err != nil {
 		return err
 	}
-	defer r.Kill()
+	defer func() { err = errors.Join(err, r.Close()) }()
 	exec, err := n.waitRecord("bench-native-"+nonce+": exec", 30*time.Second, r)
 	if err != nil {
 		return fmt.Errorf("memfloor %s: %w\noutput: %s", v.key, err, out.String())

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/slashinit/slashinit/internal/nsroot"
 )
 
 func TestMain(m *testing.M) {
@@ -10,9 +12,7 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv("SLASHINIT_TEST_STDIO_ROOT"); root != "" {
 		stdioChild(root) // exits
 	}
-	if spec := os.Getenv(nsHelperEnv); spec != "" {
-		nsHelper(spec) // exits or becomes /init
-	}
+	nsroot.Helper() // in a namespace helper: exits or becomes /init
 	code := m.Run()
 	removeBuiltInit()
 	os.Exit(code)

@@ -1,27 +1,12 @@
 package main
 
-// The namespace harness: the real init binary runs as PID 1 of a new PID
-// and mount namespace, chrooted into a fresh tmpfs mounted inside that
-// namespace. Why each step, since a mistake here reaches the host:
-//   - CLONE_NEWPID: reboot(2) there ends the namespace (RESTART: its init
-//     dies of SIGHUP; POWER_OFF, HALT: SIGINT; CAD_OFF, KEXEC: EINVAL), and
-//     kill(-1) reaches only the namespace's processes.
-//   - CLONE_NEWNS and MS_REC|MS_PRIVATE on / before anything is mounted: no
-//     mount or unmount of PID 1 propagates to the host.
-//   - a fresh tmpfs as the root, never a host directory: PID 1 remounts /
-//     and unmounts or remounts read-only what it sees, and a read-only
-//     remount applies to the file system (the superblock) for everyone.
-//   - /out, where the test scripts write, is a directory of a tmpfs that
-//     the test mounted for itself on the host side.
-//   - no /kernel in the root: the helper refuses to start if there is one.
-// Shared with the host all the same: devtmpfs (one instance for the whole
-// machine: PID 1 creates only what is missing there) and the global sysctl
-// kernel.printk_devkmsg, saved before and restored after each run.
+// The namespace tests run the real init binary as PID 1 of a new PID and
+// mount namespace, chrooted into a fresh tmpfs: package internal/nsroot,
+// whose doc says why each step keeps the host safe. /out, where the test
+// scripts write, is its exchange directory, a tmpfs of its own.
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,142 +20,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/nsroot"
 	"github.com/slashinit/slashinit/kmsg"
 )
-
-const nsHelperEnv = "SLASHINIT_TEST_NSHELPER"
-
-// nsSpec tells the helper what to build and run; it travels as JSON in the
-// helper's environment.
-type nsSpec struct {
-	Root    string            // the directory to mount the tmpfs on and chroot into
-	Out     string            // host directory to bind-mount as /out
-	Copy    map[string]string // path in root → host file to copy (mode kept)
-	Files   map[string]nsFile // path in root → content
-	Links   map[string]string // path in root → symlink target
-	Env     []string          // the environment of /init
-	AsChild bool              // run /init as PID 2 (the guard test) rather than exec it
-	// CloseFDs closes fds 0-2 before the exec, as when the kernel finds no
-	// /dev/console; DevNull then puts a /dev/null node in the root.
-	CloseFDs, DevNull bool
-}
 
 type nsFile struct {
 	Content string
 	Mode    os.FileMode
-}
-
-// busyboxApplets are linked into the test root's /bin.
-var busyboxApplets = []string{
-	"sh", "cat", "ls", "sleep", "mount", "kill", "ps", "grep", "awk", "readlink", "stat", "touch",
-	"echo", "seq", "wc", "cut", "mv", "rm", "mkdir", "reboot", "poweroff", "halt", "true", "false", "test",
-}
-
-// nsHelper runs in the child, as PID 1 of the new namespaces: it prepares the
-// root and becomes /init. It never returns.
-func nsHelper(specJSON string) {
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "nshelper: "+format+"\n", args...)
-		os.Exit(111)
-	}
-	var s nsSpec
-	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
-		fail("spec: %v", err)
-	}
-	if os.Getpid() != 1 {
-		fail("refusing: pid %d, not PID 1 of a new PID namespace", os.Getpid())
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fail("refusing: cannot make / private: %v", err)
-	}
-	if err := unix.Mount("slashinit-test", s.Root, "tmpfs", 0, "mode=0755,size=256m"); err != nil {
-		fail("mount tmpfs on %s: %v", s.Root, err)
-	}
-	for _, d := range []string{"bin", "etc", "out"} {
-		if err := os.MkdirAll(filepath.Join(s.Root, d), 0o755); err != nil {
-			fail("%v", err)
-		}
-	}
-	for dst, src := range s.Copy {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			fail("%v", err)
-		}
-		if err := os.WriteFile(filepath.Join(s.Root, dst), b, 0o755); err != nil {
-			fail("%v", err)
-		}
-	}
-	for dst, f := range s.Files {
-		path := filepath.Join(s.Root, dst)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			fail("%v", err)
-		}
-		if err := os.WriteFile(path, []byte(f.Content), f.Mode); err != nil {
-			fail("%v", err)
-		}
-		if err := os.Chmod(path, f.Mode); err != nil {
-			fail("%v", err)
-		}
-	}
-	for dst, target := range s.Links {
-		if err := os.Symlink(target, filepath.Join(s.Root, dst)); err != nil {
-			fail("%v", err)
-		}
-	}
-	if s.Out != "" {
-		if err := unix.Mount(s.Out, filepath.Join(s.Root, "out"), "", unix.MS_BIND, ""); err != nil {
-			fail("bind %s on /out: %v", s.Out, err)
-		}
-	}
-	if _, err := os.Lstat(filepath.Join(s.Root, "kernel")); err == nil {
-		fail("refusing: the test root holds a /kernel")
-	}
-	if err := unix.Chdir(s.Root); err != nil {
-		fail("%v", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		fail("chroot %s: %v", s.Root, err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		fail("%v", err)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
-		fail("refusing: / is not the fresh tmpfs (%v, type %#x)", err, st.Type)
-	}
-	if s.AsChild {
-		pid, err := syscall.ForkExec("/init", []string{"/init"}, &syscall.ProcAttr{Env: s.Env, Files: []uintptr{0, 1, 2}})
-		if err != nil {
-			fail("start /init: %v", err)
-		}
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-			fail("wait4: %v", err)
-		}
-		for _, p := range []string{"/proc", "/sys", "/dev", "/tmp", "/run"} {
-			if _, err := os.Lstat(p); err == nil {
-				fail("the refused /init created %s", p)
-			}
-		}
-		os.Exit(ws.ExitStatus())
-	}
-	if s.DevNull {
-		if err := os.Mkdir("/dev", 0o755); err != nil {
-			fail("%v", err)
-		}
-		if err := unix.Mknod("/dev/null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-			fail("mknod /dev/null: %v", err)
-		}
-	}
-	if s.CloseFDs {
-		for fd := 0; fd < 3; fd++ {
-			unix.Close(fd)
-		}
-	}
-	err := syscall.Exec("/init", []string{"/init"}, s.Env)
-	fail("exec /init: %v", err)
 }
 
 // builtInit is the init binary, built once for the namespace tests.
@@ -181,14 +38,20 @@ var builtInit struct {
 	err  error
 }
 
-// initBinary builds the init binary once, or takes SLASHINIT_TEST_INIT (a
-// binary built elsewhere, to run these tests against it).
+// initBinary builds the init binary once, as the Makefile builds bin/init
+// (facts.GoBuildArgs), or takes SLASHINIT_TEST_INIT (a binary built
+// elsewhere, to run these tests against it).
 func initBinary(t *testing.T) string {
 	t.Helper()
 	if path := os.Getenv("SLASHINIT_TEST_INIT"); path != "" {
 		return path
 	}
 	builtInit.once.Do(func() {
+		root, err := facts.Root()
+		if err != nil {
+			builtInit.err = err
+			return
+		}
 		dir, err := os.MkdirTemp("", "slashinit-init-")
 		if err != nil {
 			builtInit.err = err
@@ -196,11 +59,12 @@ func initBinary(t *testing.T) string {
 		}
 		builtInit.dir = dir
 		builtInit.path = filepath.Join(dir, "init")
-		// As the Makefile builds bin/init (INIT_LDFLAGS: disablethp=1).
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -X=runtime.godebugDefault=disablethp=1", "-o", builtInit.path, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		args := facts.GoBuildArgs("./init", builtInit.path)
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), facts.GoBuildEnv...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			builtInit.err = fmt.Errorf("go build: %v\n%s", err, out)
+			builtInit.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if builtInit.err != nil {
@@ -215,31 +79,30 @@ func removeBuiltInit() {
 	}
 }
 
-const busyboxPath = "/bin/busybox"
-
-// requireNS skips unless the namespace tests can run here.
-func requireNS(t *testing.T) {
+// requireNS skips unless the namespace tests can run here, and returns a
+// spec with busybox in /bin.
+func requireNS(t *testing.T) nsroot.Spec {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("namespace tests need root (CLONE_NEWPID, CLONE_NEWNS, mount, chroot)")
 	}
-	if b, err := os.ReadFile(busyboxPath); err != nil || !bytes.Contains(b, []byte("BusyBox")) {
-		t.Skipf("%s from Debian's busybox-static is needed (apt-get install -y busybox-static): %v", busyboxPath, err)
-	}
 	if testing.Short() {
 		t.Skip("namespace tests skipped in -short mode")
 	}
+	var s nsroot.Spec
+	if err := s.AddBusybox(); err != nil {
+		t.Skip(err)
+	}
+	return s
 }
 
 // nsRun is one run of init in its namespaces.
 type nsRun struct {
 	t      *testing.T
-	cmd    *exec.Cmd
+	run    *nsroot.Run
 	out    string // host path of /out
 	marker string
-	done   chan struct{}
-	state  *os.ProcessState
-	output bytes.Buffer // the helper's stdout and stderr until /init took them over
+	output nsroot.Output // the helper's stdout and stderr until /init took them over
 	kmsg   *kmsg.Reader
 	mu     sync.Mutex
 	lines  []string // kmsg records seen so far
@@ -255,112 +118,59 @@ type nsOptions struct {
 	devNull      bool
 }
 
-// script makes a shell script of body, with MARKER set to the run's marker.
+// script makes a shell script of body. Its MARKER variable, the run's
+// marker, comes from the environment startNS gives /init, which PID 1
+// passes on to its stages.
 func script(body string) string {
 	return "#!/bin/sh\n" + body
 }
 
 func startNS(t *testing.T, o nsOptions) *nsRun {
 	t.Helper()
-	requireNS(t)
+	spec := requireNS(t)
 	bin := initBinary(t)
-	dir := t.TempDir()
-
-	// /out: a tmpfs of the test's own, on the host side.
-	outfs := filepath.Join(dir, "outfs")
-	if err := os.Mkdir(outfs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("slashinit-test-out", outfs, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=16m,mode=0755"); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v", outfs, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(outfs, unix.MNT_DETACH); err != nil {
-			t.Errorf("umount %s: %v", outfs, err)
-		}
-	})
-	out := filepath.Join(outfs, "out")
-	if err := os.Mkdir(out, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	// kernel.printk_devkmsg is global: PID 1 sets it to "on"; put back
-	// exactly what was there.
-	const devkmsg = "/proc/sys/kernel/printk_devkmsg"
-	saved, err := os.ReadFile(devkmsg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(devkmsg, saved, 0o644); err != nil {
-			t.Errorf("restore %s to %q: %v", devkmsg, saved, err)
-		}
-	})
 
 	marker := fmt.Sprintf("slashinit-test-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "-"))
-	spec := nsSpec{
-		Root:  root,
-		Out:   out,
-		Copy:  map[string]string{"init": bin, "bin/busybox": busyboxPath},
-		Files: map[string]nsFile{},
-		Links: map[string]string{},
-		Env: append([]string{"HOME=/", "TERM=linux", "MARKER=" + marker,
-			"SLASHINIT_GRACE=1", "SLASHINIT_BACKOFF_MAX=4"}, o.env...),
-		AsChild:  o.asChild,
-		CloseFDs: o.closeFDs,
-		DevNull:  o.devNull,
+	spec.Files["/init"] = nsroot.File{Host: bin, Mode: 0o755}
+	spec.Dirs = []string{"/etc"}
+	spec.Exchange = "/out"
+	spec.Size = "256m"
+	spec.Argv = []string{"/init"}
+	spec.Env = append([]string{"HOME=/", "TERM=linux", "MARKER=" + marker,
+		"SLASHINIT_GRACE=1", "SLASHINIT_BACKOFF_MAX=4"}, o.env...)
+	spec.AsChild = o.asChild
+	spec.CloseStdio = o.closeFDs
+	if o.devNull {
+		spec.Devices = map[string]nsroot.Device{"/dev/null": {Major: 1, Minor: 3, Mode: 0o666}}
 	}
-	for _, a := range busyboxApplets {
-		spec.Links["bin/"+a] = "busybox"
+	file := func(path string, f nsFile) {
+		spec.Files[path] = nsroot.File{Content: []byte(f.Content), Mode: f.Mode}
 	}
 	if o.boot != "" {
-		spec.Files["etc/boot"] = nsFile{o.boot, 0o755}
+		file("/etc/boot", nsFile{o.boot, 0o755})
 	}
 	if o.reboot != "" {
-		spec.Files["etc/reboot"] = nsFile{o.reboot, 0o755}
+		file("/etc/reboot", nsFile{o.reboot, 0o755})
 	}
 	for k, v := range o.files {
-		spec.Files[k] = v
-	}
-	for k := range spec.Files {
-		if filepath.Clean("/"+k) == "/kernel" {
-			t.Fatalf("refusing: a /kernel in a test root")
-		}
-	}
-	js, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
+		file(k, v)
 	}
 
-	r := &nsRun{t: t, out: out, marker: marker, done: make(chan struct{})}
+	r := &nsRun{t: t, marker: marker}
+	var err error
 	r.kmsg, err = kmsg.OpenReader("/dev/kmsg", true)
 	if err != nil {
 		t.Fatalf("kmsg reader: %v", err)
 	}
 	t.Cleanup(func() { r.kmsg.Close() })
-
-	r.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	r.cmd.Env = []string{nsHelperEnv + "=" + string(js)}
-	r.cmd.Stdout = &r.output
-	r.cmd.Stderr = &r.output
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	if err := r.cmd.Start(); err != nil {
+	if r.run, err = nsroot.Start(spec, &r.output); err != nil {
 		t.Fatalf("start the namespace: %v", err)
 	}
-	go func() {
-		r.cmd.Wait()
-		r.state = r.cmd.ProcessState
-		close(r.done)
-	}()
+	r.out = r.run.Exchange()
 	t.Cleanup(func() {
-		r.kill()
+		if err := r.run.Close(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() || os.Getenv("SLASHINIT_TEST_SHOWLOG") != "" {
 			t.Logf("helper output: %s", r.output.String())
 			r.readKmsg()
@@ -372,25 +182,10 @@ func startNS(t *testing.T, o nsOptions) *nsRun {
 	return r
 }
 
-// kill ends the namespace: SIGKILL to its init, a specific pid.
-func (r *nsRun) kill() {
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	r.cmd.Process.Kill()
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		r.t.Errorf("namespace init %d survived SIGKILL for 10s", r.cmd.Process.Pid)
-	}
-}
-
 // signal sends sig to the namespace's PID 1 from the host.
 func (r *nsRun) signal(sig syscall.Signal) {
 	r.t.Helper()
-	if err := r.cmd.Process.Signal(sig); err != nil {
+	if err := r.run.Signal(sig); err != nil {
 		r.t.Fatalf("signal %v to the namespace init: %v", sig, err)
 	}
 }
@@ -398,23 +193,26 @@ func (r *nsRun) signal(sig syscall.Signal) {
 // wait waits for the namespace to end, killing it after timeout.
 func (r *nsRun) wait(timeout time.Duration) syscall.WaitStatus {
 	r.t.Helper()
-	select {
-	case <-r.done:
-	case <-time.After(timeout):
-		r.kill()
-		r.t.Fatalf("namespace still running after %v: killed", timeout)
+	ws, _, err := r.run.Wait(timeout)
+	if err != nil {
+		if kerr := r.run.Kill(); kerr != nil {
+			r.t.Error(kerr)
+		}
+		r.t.Fatalf("%v: killed", err)
 	}
-	return r.state.Sys().(syscall.WaitStatus)
+	return ws
 }
 
 // alive reports whether the namespace still runs.
-func (r *nsRun) alive() bool {
-	select {
-	case <-r.done:
-		return false
-	default:
-		return true
+func (r *nsRun) alive() bool { return r.run.Alive() }
+
+// status says how the namespace ended, for messages.
+func (r *nsRun) status() string {
+	ws, _, err := r.run.Wait(0)
+	if err != nil {
+		return "still running"
 	}
+	return describeStatus(ws)
 }
 
 // waitFile waits for /out/name, which scripts write to a temporary name and
@@ -428,7 +226,7 @@ func (r *nsRun) waitFile(name string, timeout time.Duration) string {
 			return string(b)
 		}
 		if !r.alive() {
-			r.t.Fatalf("/out/%s: the namespace ended (%v) without writing it", name, r.state)
+			r.t.Fatalf("/out/%s: the namespace ended (%s) without writing it", name, r.status())
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("/out/%s not written after %v", name, timeout)
@@ -601,7 +399,7 @@ func TestNSBoot(t *testing.T) {
 		t.Errorf("smaps_rollup Rss %q", field(smaps, "Rss:"))
 	}
 	if !r.alive() {
-		t.Fatalf("namespace ended: %v", r.state)
+		t.Fatalf("namespace ended: %s", r.status())
 	}
 }
 
@@ -693,7 +491,7 @@ func (r *nsRun) waitCount(name string, n int, timeout time.Duration) {
 			return
 		}
 		if !r.alive() {
-			r.t.Fatalf("/out/%s: the namespace ended (%v) before %d", name, r.state, n)
+			r.t.Fatalf("/out/%s: the namespace ended (%s) before %d", name, r.status(), n)
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("/out/%s = %q, not %d after %v", name, b, n, timeout)
@@ -752,7 +550,7 @@ func TestNSSignals(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		if !r.alive() {
-			t.Fatalf("PID 1 died: %v", r.state)
+			t.Fatalf("PID 1 died: %s", r.status())
 		}
 		if _, err := os.Stat(filepath.Join(r.out, "reboots")); err == nil {
 			t.Errorf("/etc/reboot ran after a dropped signal")
@@ -824,7 +622,7 @@ func TestNSBadBoot(t *testing.T) {
 			}
 			r.waitKmsg(5*time.Second, tc.again+" 1s", tc.again+" 2s", tc.again+" 4s")
 			if !r.alive() {
-				t.Fatalf("PID 1 died: %v", r.state)
+				t.Fatalf("PID 1 died: %s", r.status())
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // bzHeader describes a synthetic bzImage: just the header fields CheckKernel
@@ -76,17 +78,19 @@ func writeFile(t *testing.T, dir, name string, b []byte) string {
 	return p
 }
 
-// debianKernel returns a real kernel of this machine, or skips.
+// debianKernel returns a real distribution kernel, the one the QEMU tests
+// boot (facts.Kernel: $KERNEL or Debian's, unpacked under build/debian), or
+// skips saying how to get one.
 func debianKernel(t *testing.T) string {
 	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the bzImage checks run on amd64; this is " + runtime.GOARCH)
 	}
-	ks, _ := filepath.Glob("/boot/vmlinuz-*")
-	if len(ks) == 0 {
-		t.Skip("no /boot/vmlinuz-* on this machine (Debian package linux-image-amd64)")
+	k, err := facts.Kernel()
+	if err != nil {
+		t.Skip(err)
 	}
-	return ks[0]
+	return k
 }
 
 // loadCall is one kexec_file_load the fake saw, with the files fstat'ed

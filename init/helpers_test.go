@@ -1,8 +1,13 @@
 package main
 
+// What the init's unit tests share: the fake kernel behind the system seam,
+// a pid1 wired to it or to the real system, and small assertions.
+
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -338,4 +343,67 @@ func assertOrder(t *testing.T, calls, want []string) {
 	if i < len(want) {
 		t.Errorf("calls %q\ndo not contain, in order, %q (missing from %q)", calls, want, want[i])
 	}
+}
+
+// realTestPID1 is a pid1 on the real system, with SIGCHLD routed to it. Only
+// wait4, ForkExec and kill of the test's own process groups are used: the
+// real system refuses kill(-1) and reboot(2) to anything but PID 1.
+func realTestPID1(t *testing.T) *pid1 {
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	t.Cleanup(func() { signal.Stop(chld) })
+	cfg := testConfig()
+	return &pid1{
+		sys:     realSystem(),
+		log:     &testLog{t: t},
+		cfg:     cfg,
+		backoff: newBackoff(cfg),
+		root:    t.TempDir(),
+		chld:    chld,
+		sigs:    make(chan os.Signal, 32),
+	}
+}
+
+// runIteration runs one pass of the loop and fails the test if it does not
+// come back in time.
+func runIteration(t *testing.T, p *pid1, within time.Duration) {
+	t.Helper()
+	returnsWithin(t, "iteration", p.iteration, within)
+}
+
+// returnsWithin runs f and fails the test if it has not returned within d.
+func returnsWithin(t *testing.T, name string, f func(), d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s still running after %v", name, d)
+	}
+}
+
+const forever = 0 // fakeStage.exitAfter: never exits on its own
+
+// statusField reads a hexadecimal field of /proc/PID/status.
+func statusField(t *testing.T, pid, name string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%s/status", name, pid)
+	return 0
 }
