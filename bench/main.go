@@ -462,7 +462,7 @@ func (s *session) updateFigure() error {
 // updateMinimalFigure measures the same update for what this project
 // recommends for a diskless server: the minimal kernel of kernel.config with
 // the image built in, one file and no initrd. Two kernels are built with
-// scripts/build-kernel.sh (what make kernel runs): second, whose image is
+// mk/build-kernel.sh (what make kernel runs): second, whose image is
 // the one every next boot runs, and first, whose image carries second as
 // /kernel.
 func (s *session) updateMinimalFigure() error {
@@ -526,12 +526,12 @@ func (s *session) updateRounds(figure string, first, second bootFiles) error {
 // first build only the embedded image is rebuilt.
 func (s *session) buildMinimalKernel(image, out string) error {
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(s.tools.Root, "scripts", "build-kernel.sh"), "build")
+	cmd := exec.Command(filepath.Join(s.tools.Root, "mk", "build-kernel.sh"), "build")
 	cmd.Dir = s.tools.Root
 	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		return fmt.Errorf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s (make kernel builds the first one and says what to install): %v\n%s",
+		return fmt.Errorf("mk/build-kernel.sh build with KERNEL_INITRAMFS=%s (make kernel builds the first one and says what to install): %v\n%s",
 			image, err, strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	}
 	s.logf("built %s in %s", out, time.Since(start).Round(time.Second))

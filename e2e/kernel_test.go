@@ -22,7 +22,7 @@ import (
 // MINIMAL_KERNEL names the kernel `make kernel` built (the demo image
 // inside); `make test-kernel` builds it and sets it. The tests also build
 // kernels of their own, with test images inside, through
-// scripts/build-kernel.sh and the same build directory (KERNEL_* variables
+// mk/build-kernel.sh and the same build directory (KERNEL_* variables
 // of the environment, as mk/kernel.mk passes them): with the kernel already
 // built, each is a relink of a few tens of seconds.
 
@@ -63,16 +63,16 @@ func needMinimalKernel(t *testing.T) string {
 }
 
 // buildMinimalKernel builds kernel.config's kernel with image built in, into
-// out, with scripts/build-kernel.sh (what `make kernel` runs).
+// out, with mk/build-kernel.sh (what `make kernel` runs).
 func buildMinimalKernel(t *testing.T, image, out string) {
 	t.Helper()
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "build")
+	cmd := exec.Command(filepath.Join(tools.Root, "mk/build-kernel.sh"), "build")
 	cmd.Dir = tools.Root
 	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s: %v\n%s", image, err, tail(string(b), 40))
+		t.Fatalf("mk/build-kernel.sh build with KERNEL_INITRAMFS=%s: %v\n%s", image, err, tail(string(b), 40))
 	}
 	st, err := os.Stat(out)
 	if err != nil {
@@ -81,7 +81,7 @@ func buildMinimalKernel(t *testing.T, image, out string) {
 	t.Logf("built %s (%d bytes, %s embedded) in %s", out, st.Size(), image, time.Since(start).Round(time.Second))
 }
 
-// configOnly runs scripts/build-kernel.sh config (tinyconfig, the merge of
+// configOnly runs mk/build-kernel.sh config (tinyconfig, the merge of
 // fragment, the check of the result) in the kbuild directory obj, and
 // returns its output.
 func configOnly(t *testing.T, fragment, obj string) (string, error) {
@@ -91,7 +91,7 @@ func configOnly(t *testing.T, fragment, obj string) (string, error) {
 	if err := initramfs.New().WriteFile(image, initramfs.Options{Compression: initramfs.None}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "config")
+	cmd := exec.Command(filepath.Join(tools.Root, "mk/build-kernel.sh"), "config")
 	cmd.Dir = tools.Root
 	cmd.Env = append(os.Environ(), "KERNEL_CONFIG="+fragment, "KERNEL_OBJ="+obj, "KERNEL_INITRAMFS="+image)
 	b, err := cmd.CombinedOutput()
