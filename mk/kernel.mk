@@ -63,7 +63,7 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 # The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
 # is the kernel just built; the tests build their own variants with
 # mk/build-kernel.sh in the same build directory. deps.sh all: without
-# QEMU or runit the tests would only skip, and internal/testreport fails the
+# QEMU or runit the tests would only skip, and tools/testreport fails the
 # run on any skip. KERNEL_TESTFLAGS=-v shows each step and the consoles.
 # The tests also measure the figures of the README's kernel section (sizes,
 # boot time to /etc/boot against Debian's kernel with the same image as
@@ -76,7 +76,7 @@ test-kernel: kernel
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
 		MINIMAL_INITRAMFS='$(abspath $(KERNEL_INITRAMFS))' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
 		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
-		| $(or $(GO),go) run ./internal/testreport $(filter -v,$(KERNEL_TESTFLAGS))
+		| $(or $(GO),go) run ./tools/testreport $(filter -v,$(KERNEL_TESTFLAGS))
 	@echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'
 
 # deps.sh all: the kernel source, and QEMU and busybox for the smoke image.
