@@ -36,6 +36,9 @@ KMODS   ?= $(if $(wildcard $(MODDIR)/$(KVER)/modules.dep),-kmod e1000 -kver $(KV
 GOFLAGS_BUILD = $(call FACT,build-flags) -ldflags='$(call FACT,tool-ldflags)'
 INIT_LDFLAGS  = $(call FACT,build-flags) -ldflags='$(call FACT,init-ldflags)'
 RUNIT   = $(BUILD)/runit/usr/bin
+# The static busybox configs/slashinit.list names ${BUSYBOX}: Debian's,
+# fetched by deps.sh under $(BUILD)/debian, unless BUSYBOX=path is given.
+BUSYBOX ?= $(call FACT,busybox)
 RUNIT_BINS = $(call FACT,runit-binaries)
 IMAGE   = $(BUILD)/demo.cpio.gz
 
@@ -63,7 +66,7 @@ image: $(IMAGE)
 
 $(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
-	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
+	BUSYBOX='$(BUSYBOX)' bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
 		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
