@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/bench/nsroot"
-	"github.com/slashinit/slashinit/e2e/qemu"
 	"github.com/slashinit/slashinit/initramfs/elfdeps"
+	"github.com/slashinit/slashinit/internal/facts"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
@@ -25,6 +25,7 @@ import (
 type nativeBench struct {
 	res       *results
 	ourInit   string
+	busybox   string
 	runitInit string
 	runitLibs map[string]string // path in the root → host file
 	kmsg      *kmsg.Reader
@@ -37,8 +38,8 @@ type nativeBench struct {
 // back what it found.
 const devkmsgSysctl = "/proc/sys/kernel/printk_devkmsg"
 
-func newNativeBench(res *results, ourInit, runitInit string, log func(string, ...any)) (*nativeBench, error) {
-	n := &nativeBench{res: res, ourInit: ourInit, runitInit: runitInit, seen: map[string]time.Duration{}, log: log}
+func newNativeBench(res *results, ourInit, busybox, runitInit string, log func(string, ...any)) (*nativeBench, error) {
+	n := &nativeBench{res: res, ourInit: ourInit, busybox: busybox, runitInit: runitInit, seen: map[string]time.Duration{}, log: log}
 	if runitInit != "" {
 		// runit is dynamically linked: its loader and libraries go into
 		// the root, found as the image builder finds them.
@@ -85,7 +86,7 @@ func (n *nativeBench) spec(c candidate, initHost string, env []string, nonce, sc
 	exe := func(content string) nsroot.File { return nsroot.File{Content: []byte(content), Mode: 0o755} }
 	s := nsroot.Spec{
 		Files: map[string]nsroot.File{
-			"/bin/busybox":         {Host: busyboxHost, Mode: 0o755},
+			"/bin/busybox":         {Host: n.busybox, Mode: 0o755},
 			"/usr/bin/tini-static": {Host: tiniHost, Mode: 0o755},
 			"/etc/boot":            exe(nativeBoot(nonce, scenario)),
 			"/etc/reboot":          exe("#!/bin/sh\necho \"<6>bench-native-" + nonce + ": reboot-stage\" > /dev/kmsg\n"),
@@ -110,7 +111,7 @@ func (n *nativeBench) spec(c candidate, initHost string, env []string, nonce, sc
 		Env:    append([]string{"HOME=/", "TERM=linux"}, env...),
 		Marker: "bench-native-" + nonce + ": exec",
 	}
-	for _, a := range applets {
+	for _, a := range facts.BusyboxApplets {
 		s.Links["/bin/"+a] = "busybox"
 	}
 	if c.runitLike() {
@@ -324,9 +325,9 @@ func memVariants(root, dir, ourInit string) ([]variant, error) {
 	unstripped := filepath.Join(dir, "init-unstripped")
 	floor := filepath.Join(dir, "floor")
 	floorNoTHP := filepath.Join(dir, "floor-nothp")
-	// As shipped (qemu.InitLDFlags: GODEBUG=disablethp=1 built in), but
-	// with the symbol tables.
-	if err := build(unstripped, "./init", qemu.InitLDFlags); err != nil {
+	// As shipped (facts.DisableTHPLDFlag: GODEBUG=disablethp=1 built in),
+	// but with the symbol tables.
+	if err := build(unstripped, "./init", facts.DisableTHPLDFlag); err != nil {
 		return nil, err
 	}
 	if err := build(floor, "./bench/floor", "-s -w"); err != nil {
