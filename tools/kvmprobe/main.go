@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 func main() {
