@@ -33,3 +33,36 @@ func FuzzKernelTime(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRunningServices: any output of sv status parses without a panic;
+// every service found is a name with a numeric pid that its line states,
+// and "all" holds only when no line is left unexplained.
+func FuzzRunningServices(f *testing.F) {
+	f.Add("run: /etc/service/hello: (pid 131) 12s; run: log: (pid 130) 12s\nrun: /etc/service/network: (pid 128) 12s\n")
+	f.Add("down: /etc/service/update: 1s, normally up; run: log: (pid 140) 5s\n")
+	f.Add("warning: /etc/service/x: unable to open supervise/ok: file does not exist\n")
+	f.Add("run: /etc/service/a: (pid 1)\r\n\n\nrun: /etc/service/: (pid )\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		pids, all := RunningServices(out)
+		for name, pid := range pids {
+			if name == "" || strings.ContainsAny(name, " \t\n") || pid == "" || strings.Trim(pid, "0123456789") != "" {
+				t.Errorf("RunningServices(%q): service %q with pid %q", out, name, pid)
+			}
+			if !strings.Contains(out, "run: /etc/service/"+name+": (pid "+pid+")") {
+				t.Errorf("RunningServices(%q): %s=%s is not in the output", out, name, pid)
+			}
+		}
+		lines := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.TrimSpace(l) != "" {
+				lines++
+			}
+		}
+		if all && len(pids) > lines {
+			t.Errorf("RunningServices(%q): %d services from %d lines", out, len(pids), lines)
+		}
+		if all && lines > 0 && len(pids) == 0 {
+			t.Errorf("RunningServices(%q): every line running, but no service", out)
+		}
+	})
+}
