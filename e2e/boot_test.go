@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/internal/vm/image"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 

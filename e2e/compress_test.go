@@ -9,7 +9,6 @@ import (
 	"github.com/slashinit/slashinit/initramfs"
 	"github.com/slashinit/slashinit/internal/lines"
 	"github.com/slashinit/slashinit/internal/vm/image"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 

@@ -17,7 +17,6 @@ import (
 	"github.com/slashinit/slashinit/internal/lines"
 	"github.com/slashinit/slashinit/internal/vm/image"
 	"github.com/slashinit/slashinit/internal/vm/netboot"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
@@ -26,10 +25,10 @@ import (
 //
 // MINIMAL_KERNEL names the kernel `make kernel` built (the demo image
 // inside); `make test-kernel` builds it and sets it. The tests also build
-// kernels of their own, with test images inside, through
-// mk/build-kernel.sh and the same build directory (KERNEL_* variables
-// of the environment, as mk/kernel.mk passes them): with the kernel already
-// built, each is a relink of a few tens of seconds.
+// kernels of their own, with test images inside, through package
+// kernelbuild (mk/build-kernel.sh) and the same build directory (KERNEL_*
+// variables of the environment, as mk/kernel.mk passes them): with the
+// kernel already built, each is a relink.
 
 // minimalKernelEnv names the kernel built by `make kernel`.
 const minimalKernelEnv = "MINIMAL_KERNEL"

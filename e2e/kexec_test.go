@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/internal/vm/image"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 

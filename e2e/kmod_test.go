@@ -11,7 +11,6 @@ import (
 	"github.com/slashinit/slashinit/initramfs"
 	"github.com/slashinit/slashinit/internal/vm/image"
 	"github.com/slashinit/slashinit/internal/vm/netboot"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/internal/vm/image"
-
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
