@@ -24,7 +24,7 @@ KERNEL  ?= $(call FACT,kernel)
 QEMU    ?= qemu-system-x86_64
 # KVM where a KVM guest really boots, else TCG: on the development machines
 # /dev/kvm is missing or hangs the guest (docs/troubleshooting.md).
-ACCEL   ?= $(shell $(GO) run ./e2e/qemu/accel)
+ACCEL   ?= $(shell $(GO) run ./tools/kvmprobe)
 COMPRESS ?= gzip
 # The NIC driver QEMU's e1000 needs, from the modules of the kernel booted
 # (Debian's has it as a module) when they are there: deps.sh unpacks them
@@ -36,6 +36,9 @@ KMODS   ?= $(if $(wildcard $(MODDIR)/$(KVER)/modules.dep),-kmod e1000 -kver $(KV
 GOFLAGS_BUILD = $(call FACT,build-flags) -ldflags='$(call FACT,tool-ldflags)'
 INIT_LDFLAGS  = $(call FACT,build-flags) -ldflags='$(call FACT,init-ldflags)'
 RUNIT   = $(BUILD)/runit/usr/bin
+# The static busybox configs/slashinit.list names ${BUSYBOX}: Debian's,
+# fetched by deps.sh under $(BUILD)/debian, unless BUSYBOX=path is given.
+BUSYBOX ?= $(call FACT,busybox)
 RUNIT_BINS = $(call FACT,runit-binaries)
 IMAGE   = $(BUILD)/demo.cpio.gz
 
@@ -63,7 +66,7 @@ image: $(IMAGE)
 
 $(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
-	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
+	BUSYBOX='$(BUSYBOX)' bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
 		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
@@ -84,7 +87,7 @@ run-pxe: deps image
 		-nic user,model=e1000,tftp=$(BUILD)/pxe,bootfile=boot.ipxe
 
 demo: deps
-	$(GO) run ./e2e/demo -kernel $(KERNEL)
+	$(GO) run ./tools/demo -kernel $(KERNEL)
 
 # staticcheck is pinned by the tool line of go.mod (go get -tool
 # honnef.co/go/tools/cmd/staticcheck@VERSION to move it); its checks are in
@@ -96,11 +99,11 @@ vet:
 
 # The whole suite: the namespace tests need root, the end-to-end tests need
 # QEMU and the runit binaries (deps installs them). A test that skips did not
-# run, so the run fails unless ALLOW_SKIP names it: internal/testreport prints
+# run, so the run fails unless ALLOW_SKIP names it: tools/testreport prints
 # what go test prints, then each skip and its reason. TestMinimalKernel runs in
 # make test-kernel. Raw events: build/test.json; the report: build/test.log.
 ALLOW_SKIP ?= ^TestMinimalKernel$$
-TESTREPORT = $(GO) run ./internal/testreport
+TESTREPORT = $(GO) run ./tools/testreport
 test: deps vet all
 	@mkdir -p $(BUILD)
 	set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | tee $(BUILD)/test.json \

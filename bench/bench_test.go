@@ -10,32 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/facts"
 	"github.com/slashinit/slashinit/internal/nsroot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 func TestMain(m *testing.M) {
 	nsroot.Helper()
 	os.Exit(m.Run())
-}
-
-func TestKernelTime(t *testing.T) {
-	for _, c := range []struct {
-		line string
-		want time.Duration
-		ok   bool
-	}{
-		{"[    2.497610] Run /init as init process", 2*time.Second + 497610*time.Microsecond, true},
-		{"[ 3111.577388] init: no process left", 3111*time.Second + 577388*time.Microsecond, true},
-		{"[    0.000000] Linux version 6.1.0", 0, true},
-		{"bench: boot", 0, false},
-		{"[2.49761] short fraction", 0, false},
-		{"x [    2.497610] not at the start", 0, false},
-	} {
-		got, ok := kernelTime(c.line)
-		if got != c.want || ok != c.ok {
-			t.Errorf("kernelTime(%q) = %v, %v; want %v, %v", c.line, got, ok, c.want, c.ok)
-		}
-	}
 }
 
 // A report as the reporter printed it on a real boot of our init (Debian
@@ -114,13 +96,13 @@ func TestNextKernelStart(t *testing.T) {
 	// A cold reboot as seen on the console: the first kernel prints one
 	// more line after "Restarting system"; the next kernel's early lines
 	// arrive together when its console comes up.
-	lines := []timedLine{
-		{at(10.344), "[    4.872000] reboot: machine restart"},
-		{at(14.048), "[    0.000000] Linux version 6.1.0-56-amd64"},
-		{at(14.049), "[    0.048000] tsc: Unable to calibrate against PIT"},
-		{at(15.784), "[    1.986007] Loading compiled-in X.509 certificates"},
-		{at(15.868), "[    2.069468] Key type encrypted registered"},
-		{at(16.600), "bench: boot"},
+	lines := []qemu.Line{
+		{Text: "[    4.872000] reboot: machine restart", At: at(10.344)},
+		{Text: "[    0.000000] Linux version 6.1.0-56-amd64", At: at(14.048)},
+		{Text: "[    0.048000] tsc: Unable to calibrate against PIT", At: at(14.049)},
+		{Text: "[    1.986007] Loading compiled-in X.509 certificates", At: at(15.784)},
+		{Text: "[    2.069468] Key type encrypted registered", At: at(15.868)},
+		{Text: "bench: boot", At: at(16.600)},
 	}
 	got := nextKernelStart(lines, 4871854*time.Microsecond, true)
 	want := at(15.784 - 1.986007) // the earliest bound: the X.509 line
@@ -129,42 +111,6 @@ func TestNextKernelStart(t *testing.T) {
 	}
 	if !nextKernelStart(lines[5:], 0, false).IsZero() {
 		t.Error("a start was found without any timestamped line")
-	}
-}
-
-func TestConsoleLines(t *testing.T) {
-	var echoed []string
-	c := newConsoleLines(func(l string) { echoed = append(echoed, l) })
-	c.Write([]byte("first li"))
-	c.Write([]byte("ne\nsecond\nthi"))
-	h, err := c.wait(0, regexp.MustCompile(`^sec(o)nd$`), time.Second, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.idx != 1 || h.m[1] != "o" || h.line != "second" || h.at.IsZero() {
-		t.Errorf("wait = %+v", h)
-	}
-	go func() {
-		time.Sleep(20 * time.Millisecond)
-		c.Write([]byte("rd\n"))
-	}()
-	h, err = c.wait(h.idx, regexp.MustCompile(`^third$`), 5*time.Second, nil)
-	if err != nil || h.idx != 2 {
-		t.Fatalf("wait for a line written later: %+v, %v", h, err)
-	}
-	if _, err := c.wait(0, regexp.MustCompile(`never`), 30*time.Millisecond, nil); err == nil {
-		t.Error("wait for a missing line did not time out")
-	}
-	done := make(chan struct{})
-	close(done)
-	if _, err := c.wait(0, regexp.MustCompile(`never`), time.Minute, done); err == nil || !strings.Contains(err.Error(), "exited") {
-		t.Errorf("wait after QEMU exited: %v", err)
-	}
-	if got := strings.Join(c.between(0, 2), "|"); got != "second" {
-		t.Errorf("between(0, 2) = %q", got)
-	}
-	if strings.Join(echoed, "|") != "first line|second|third" {
-		t.Errorf("echoed %q", echoed)
 	}
 }
 
@@ -279,8 +225,9 @@ func TestWriteRaw(t *testing.T) {
 // TestScriptsParse checks every shell script the benchmark puts in its
 // images and namespaces with the shell that runs them (busybox sh -n).
 func TestScriptsParse(t *testing.T) {
-	if _, err := os.Stat(busyboxHost); err != nil {
-		t.Skipf("%s (busybox-static) not installed: %v", busyboxHost, err)
+	busybox, err := facts.Busybox()
+	if err != nil {
+		t.Skip(err)
 	}
 	scripts := map[string]string{}
 	for p, content := range guestFiles {
@@ -296,7 +243,7 @@ func TestScriptsParse(t *testing.T) {
 		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command(busyboxHost, "sh", "-n", f).CombinedOutput(); err != nil {
+		if out, err := exec.Command(busybox, "sh", "-n", f).CombinedOutput(); err != nil {
 			t.Errorf("%s: busybox sh -n: %v\n%s", name, err, out)
 		}
 	}
@@ -306,8 +253,9 @@ func TestScriptsParse(t *testing.T) {
 // commands it runs, as runit's stage 1 and as every other init runs it: the
 // marker first, then the services only outside runit's stage 1.
 func TestBootScriptStages(t *testing.T) {
-	if _, err := os.Stat(busyboxHost); err != nil {
-		t.Skipf("%s (busybox-static) not installed: %v", busyboxHost, err)
+	busybox, err := facts.Busybox()
+	if err != nil {
+		t.Skip(err)
 	}
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
@@ -322,7 +270,7 @@ func TestBootScriptStages(t *testing.T) {
 		{"/etc/boot", "<6>bench: boot\nrunsvdir\n"},
 	} {
 		os.Remove(log)
-		cmd := exec.Command(busyboxHost, "sh", "-c", script, c.name)
+		cmd := exec.Command(busybox, "sh", "-c", script, c.name)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("as %s: %v\n%s", c.name, err, out)
 		}

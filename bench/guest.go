@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
+	"io/fs"
 	"maps"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
+
+	"github.com/slashinit/slashinit/initramfs"
+	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/vm/image"
 )
 
 // candidate is one PID 1 under comparison. Every image holds all of them;
@@ -37,17 +37,9 @@ func candidates() []candidate {
 	}
 }
 
-// Host files the images and the namespace roots carry.
-const (
-	busyboxHost = "/bin/busybox"
-	tiniHost    = "/usr/bin/tini-static"
-)
-
-// applets are the busybox links the scripts below use.
-var applets = []string{
-	"sh", "cat", "chmod", "cut", "dmesg", "echo", "grep", "kill", "ls", "mkdir", "mount",
-	"ps", "readlink", "rm", "sleep", "stat", "sync", "test", "touch", "true", "uname",
-}
+// tiniHost is Debian's tini-static (scripts/deps.sh installs it), which the
+// images and the namespace roots carry.
+const tiniHost = "/usr/bin/tini-static"
 
 // The scripts of the benchmark's system, the same for every init. The
 // figures are read from the kernel's own timestamps: /etc/boot writes a
@@ -134,100 +126,42 @@ exec sleep 1000000
 `,
 }
 
-// guestImage is what every image of the QEMU figures is built from.
-type guestImage struct {
-	dir    string // work directory
-	rootfs string // guestFiles written out
-	list   string // busybox, tini, nodes, links
-	bins   []string
-}
-
-// prepareGuest writes the common sources of the images under dir.
-func prepareGuest(dir, runitDir, runitInit string) (*guestImage, error) {
-	g := &guestImage{dir: dir, rootfs: filepath.Join(dir, "rootfs"), list: filepath.Join(dir, "bench.list")}
-	for p, content := range guestFiles {
-		dst := filepath.Join(g.rootfs, p)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		mode := os.FileMode(0o644)
-		if strings.HasPrefix(content, "#!") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(dst, []byte(content), mode); err != nil {
-			return nil, err
-		}
-		if err := os.Chmod(dst, mode); err != nil {
-			return nil, err
-		}
-	}
-	var b strings.Builder
-	b.WriteString("# The benchmark's image: busybox, tini, the peers' links, and /dev/kmsg so\n")
-	b.WriteString("# that /etc/boot can write its marker before anything mounts devtmpfs.\n")
-	fmt.Fprintf(&b, "file /bin/busybox %s 0755 0 0\n", busyboxHost)
-	for _, a := range applets {
-		fmt.Fprintf(&b, "slink /bin/%s busybox 0777 0 0\n", a)
-	}
-	fmt.Fprintf(&b, "file /usr/bin/tini-static %s 0755 0 0\n", tiniHost)
-	b.WriteString("nod /dev/kmsg 0600 0 0 c 1 11\n")
-	b.WriteString("slink /etc/runit/1 /etc/boot 0777 0 0\n")
-	b.WriteString("dir /root 0700 0 0\n")
-	if err := os.WriteFile(g.list, []byte(b.String()), 0o644); err != nil {
-		return nil, err
-	}
-	for _, bin := range []string{"runsvdir", "runsv", "sv", "svlogd", "chpst"} {
-		g.bins = append(g.bins, "-bin", filepath.Join(runitDir, bin)+":/usr/bin/"+bin)
-	}
-	g.bins = append(g.bins, "-bin", runitInit+":/sbin/runit")
-	return g, nil
-}
-
 // imageSpec is one image: a candidate's /init, a compression, extra files.
 type imageSpec struct {
 	name     string
 	cand     candidate
 	initHost string // our init binary, for the "ours" candidate
-	compress string
+	compress initramfs.Compression
 	host     map[string]string // image path → host file (a /kernel...)
 	content  map[string]string // image path → content
 }
 
-// build writes the image with mkinitramfs and returns its path.
-func (g *guestImage) build(mkinitramfs string, s imageSpec) (string, error) {
-	out := filepath.Join(g.dir, s.name+".cpio")
-	args := []string{"build", "-o", out, "-compress", s.compress}
+// guestImage is the image of every QEMU figure: busybox, tini, runit and
+// the guest's files, the same for every init; only /init differs: ours, or
+// a link to a peer. /dev/kmsg is there so that /etc/boot can write its
+// marker before anything mounts devtmpfs.
+func guestImage(s imageSpec, runitDir, runitInit string) image.Image {
+	img := image.Image{
+		Name:  s.name,
+		Base:  image.Busybox,
+		Files: maps.Clone(guestFiles),
+		Host:  s.host,
+		Entries: []initramfs.Entry{
+			{Path: "/dev/kmsg", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o600, Major: 1, Minor: 11},
+			{Path: "/etc/runit/1", Mode: fs.ModeSymlink | 0o777, Target: "/etc/boot"},
+			{Path: "/root", Mode: fs.ModeDir | 0o700},
+		},
+		Bins:     map[string]string{"/usr/bin/tini-static": tiniHost, "/sbin/runit": runitInit},
+		Compress: s.compress,
+	}
+	maps.Copy(img.Files, s.content)
+	for _, b := range facts.RunitBinaries {
+		img.Bins["/usr/bin/"+b] = filepath.Join(runitDir, b)
+	}
 	if s.cand.link == "" {
-		args = append(args, "-init", s.initHost)
+		img.Init = s.initHost
+	} else {
+		img.Entries = append(img.Entries, initramfs.Entry{Path: "/init", Mode: fs.ModeSymlink | 0o777, Target: s.cand.link})
 	}
-	args = append(args, g.bins...)
-	args = append(args, g.rootfs, g.list)
-	var extra strings.Builder
-	if s.cand.link != "" {
-		fmt.Fprintf(&extra, "slink /init %s 0777 0 0\n", s.cand.link)
-	}
-	for _, p := range slices.Sorted(maps.Keys(s.host)) {
-		fmt.Fprintf(&extra, "file %s %s 0644 0 0\n", p, s.host[p])
-	}
-	for _, p := range slices.Sorted(maps.Keys(s.content)) {
-		f := filepath.Join(g.dir, s.name+".files", p)
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(f, []byte(s.content[p]), 0o644); err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&extra, "file %s %s 0644 0 0\n", p, f)
-	}
-	if extra.Len() > 0 {
-		list := filepath.Join(g.dir, s.name+".list")
-		if err := os.WriteFile(list, []byte(extra.String()), 0o644); err != nil {
-			return "", err
-		}
-		args = append(args, list)
-	}
-	cmd := exec.Command(mkinitramfs, args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s %s: %v\n%s", mkinitramfs, strings.Join(args, " "), err, b)
-	}
-	return out, nil
+	return img
 }

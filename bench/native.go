@@ -303,9 +303,9 @@ func memVariants(root, dir, ourInit string) ([]variant, error) {
 	unstripped := filepath.Join(dir, "init-unstripped")
 	floor := filepath.Join(dir, "floor")
 	floorNoTHP := filepath.Join(dir, "floor-nothp")
-	// As shipped (facts.InitLDFlags: GODEBUG=disablethp=1 built in), but
-	// with the symbol tables: InitLDFlags less ToolLDFlags' -s -w.
-	if err := build(unstripped, "./init", strings.TrimPrefix(facts.InitLDFlags, facts.ToolLDFlags)); err != nil {
+	// As shipped (facts.DisableTHPLDFlag: GODEBUG=disablethp=1 built in),
+	// but with the symbol tables.
+	if err := build(unstripped, "./init", facts.DisableTHPLDFlag); err != nil {
 		return nil, err
 	}
 	if err := build(floor, "./bench/floor", facts.ToolLDFlags); err != nil {

@@ -80,7 +80,7 @@ func report(r *results, meta map[string]string, cfg config) string {
 				{"threads", "memfloor", "threads", "threads"},
 				{"binary", "memfloor", "size_kib", "KiB"},
 			}},
-		{title: "**Memory floor of a Go PID 1 under QEMU**: the guest kernel (Debian's) has transparent huge pages set to `always`, so the first touch of the Go heap's arena can take a whole 2 MiB page. Variants: the kernel command line's `GODEBUG=disablethp=1` (it reaches init's environment) or `transparent_hugepage=madvise`; the smallest Go PID 1 (bench/floor) as is, linked with `-X runtime.godebugDefault=disablethp=1`, and calling `debug.FreeOSMemory()` once /etc/boot is started. slashinit is built with that setting linked in (the Makefile's INIT_LDFLAGS, qemu.InitLDFlags), so its first three columns agree; the smallest Go PID 1 shows what it saves.",
+		{title: "**Memory floor of a Go PID 1 under QEMU**: the guest kernel (Debian's) has transparent huge pages set to `always`, so the first touch of the Go heap's arena can take a whole 2 MiB page. Variants: the kernel command line's `GODEBUG=disablethp=1` (it reaches init's environment) or `transparent_hugepage=madvise`; the smallest Go PID 1 (bench/floor) as is, linked with `-X runtime.godebugDefault=disablethp=1`, and calling `debug.FreeOSMemory()` once /etc/boot is started. slashinit is built with that setting linked in (the Makefile's INIT_LDFLAGS, facts.InitLDFlags), so its first three columns agree; the smallest Go PID 1 shows what it saves.",
 			columns: []column{{"ours", "slashinit"}, {"ours-disablethp", "GODEBUG=disablethp=1"}, {"ours-thp-madvise", "transparent_hugepage=madvise"}, {"floor", "smallest Go PID 1"}, {"floor-nothp", "smallest, disablethp=1 linked in"}, {"floor-freeosmem", "smallest, debug.FreeOSMemory()"}},
 			rows: []row{
 				{"Rss (smaps_rollup)", "memfloor-qemu", "rss_kib", "KiB"},
@@ -101,7 +101,8 @@ func report(r *results, meta map[string]string, cfg config) string {
 				{"kernel start → /etc/boot", "compress", "boot_s", "s"},
 			}},
 		{title: fmt.Sprintf("**Image build** of %s (wall time, CPU time of every process, output size).", orDash(meta["build tree"])),
-			columns: []column{{"mkinitramfs-gzip", "mkinitramfs gzip -6"}, {"cpio-gzip", "find \\| cpio \\| gzip -6"}, {"mkinitramfs-zstd", "mkinitramfs zstd -3"}, {"cpio-zstd", "find \\| cpio \\| zstd -3"}}, rows: []row{
+			columns: []column{{"mkinitramfs-gzip", "mkinitramfs gzip -6"}, {"mkinitramfs-gzip-stdout", "mkinitramfs gzip -6 -o - (no sync)"}, {"cpio-gzip", "find \\| cpio \\| gzip -6"},
+				{"mkinitramfs-zstd", "mkinitramfs zstd -3"}, {"mkinitramfs-zstd-stdout", "mkinitramfs zstd -3 -o - (no sync)"}, {"cpio-zstd", "find \\| cpio \\| zstd -3"}}, rows: []row{
 				{"wall", "build", "wall_s", "s"},
 				{"CPU", "build", "cpu_s", "s"},
 				{"size", "build", "size_mib", "MiB"},

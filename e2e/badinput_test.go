@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // Bad inputs (issue 4, scenario 7): PID 1 survives each, says why on the
@@ -39,7 +41,7 @@ esac
 	opts := bootOpts(img)
 	opts.Shell = false
 	opts.Append += " SLASHINIT_BACKOFF_MAX=4"
-	vm := boot(t, opts)
+	vm := qemu.StartT(t, opts)
 
 	mark := 0
 	step := func(name string, patterns ...string) {
@@ -103,7 +105,7 @@ echo "e2e: reboot pass $n"
 	opts := bootOpts(img)
 	opts.Shell = false
 	opts.Append += " SLASHINIT_REBOOT_TIMEOUT=3 SLASHINIT_BACKOFF_MAX=8"
-	vm := boot(t, opts)
+	vm := qemu.StartT(t, opts)
 
 	startRe := regexp.MustCompile(`\[\s*(\d+\.\d+)\] init: started /etc/boot \(pid \d+\)\n`)
 	// Six starts: 1, 2, 4, 8 s of backoff, then 3 s of hung /etc/reboot
@@ -226,7 +228,7 @@ exec sleep 1000000
 	}, map[string]string{"/boot/vmlinuz": kernel})
 	opts := bootOpts(img)
 	opts.Shell = false
-	vm := boot(t, opts)
+	vm := qemu.StartT(t, opts)
 
 	mark := 0
 	step := func(name string, n int, patterns ...string) {

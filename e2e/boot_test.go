@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // The services the boot test adds to the demo system: one that writes to
@@ -57,8 +58,8 @@ func TestBoot(t *testing.T) {
 	files := withShell(bootTestServices)
 	files["/etc/boot"] = bootScript(t)
 	files["/etc/service/longline/log/run"] = configFile(t, "rootfs/etc/service/hello/log/run")
-	img := image(t, qemu.Image{Files: files})
-	vm := boot(t, bootOpts(img))
+	img := buildImage(t, image.Image{Files: files})
+	vm := qemu.StartT(t, bootOpts(img))
 	expect(t, vm.Console, `init: .*`, 60*time.Second)
 	if err := vm.WaitShell(90 * time.Second); err != nil {
 		t.Fatal(err)
@@ -249,8 +250,8 @@ func TestBoot(t *testing.T) {
 		// A killed service comes back with a new pid.
 		run(t, vm, "kill -9 "+pids["hello"])
 		if again, ok := poll(t, vm, "sv status /etc/service/hello", 20*time.Second, func(out string) bool {
-			m := runningRe.FindStringSubmatch(out)
-			return m != nil && m[2] != pids["hello"]
+			now, _ := qemu.RunningServices(out)
+			return now["hello"] != "" && now["hello"] != pids["hello"]
 		}); !ok {
 			t.Errorf("hello was not restarted after kill -9 %s: %s", pids["hello"], again)
 		}
@@ -272,49 +273,4 @@ func bootScript(t *testing.T) string {
 	// restores what it inherited for the commands it starts. A real exec
 	// (an absolute path, not a busybox builtin) shows what PID 1 gave.
 	return shebang + "\n/bin/busybox cat /proc/self/status > /run/boot-status\n" + rest
-}
-
-// The mounts the README promises, with the options each must show. The
-// kernel may add its own (size=, nr_inodes=, mode=, nsdelegate...).
-var wantMounts = []struct {
-	target, fstype string
-	options        []string
-}{
-	{"/", "rootfs", []string{"rw", "nosuid"}},
-	{"/proc", "proc", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
-	{"/sys", "sysfs", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
-	{"/sys/fs/cgroup", "cgroup2", []string{"rw", "nosuid", "nodev", "noexec", "relatime"}},
-	{"/dev", "devtmpfs", []string{"rw", "nosuid", "noexec"}},
-	{"/dev/pts", "devpts", []string{"rw", "nosuid", "noexec", "relatime", "gid=5", "mode=620", "ptmxmode=000"}},
-}
-
-func checkMounts(t *testing.T, procMounts string) {
-	t.Helper()
-	byTarget := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(procMounts), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 4 {
-			byTarget[f[1]] = append(byTarget[f[1]], line)
-		}
-	}
-	for _, w := range wantMounts {
-		lines := byTarget[w.target]
-		if len(lines) != 1 {
-			t.Errorf("%s: %d entries in /proc/mounts, want 1: %q", w.target, len(lines), lines)
-			continue
-		}
-		f := strings.Fields(lines[0])
-		if f[2] != w.fstype {
-			t.Errorf("%s: type %s, want %s (%s)", w.target, f[2], w.fstype, lines[0])
-		}
-		have := map[string]bool{}
-		for _, o := range strings.Split(f[3], ",") {
-			have[o] = true
-		}
-		for _, o := range w.options {
-			if !have[o] {
-				t.Errorf("%s: option %s missing: %s", w.target, o, lines[0])
-			}
-		}
-	}
 }

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/initramfs"
+	"github.com/slashinit/slashinit/internal/lines"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // TestCompressions boots an image written with each -compress that the rest
@@ -17,31 +20,31 @@ import (
 // marker, and its file's size proves the archive was read to its end.
 func TestCompressions(t *testing.T) {
 	need(t)
-	for _, c := range []string{"zstd", "xz", "lz4", "none"} {
-		t.Run(c, func(t *testing.T) {
-			marker := "e2e: booted from a " + c + " image"
+	for _, c := range []initramfs.Compression{initramfs.Zstd, initramfs.Xz, initramfs.Lz4, initramfs.None} {
+		t.Run(string(c), func(t *testing.T) {
+			marker := "e2e: booted from a " + string(c) + " image"
 			// The last file of the archive (sorted by path): the
 			// kernel only creates it if it read the whole stream.
 			last := strings.Repeat("slashinit ", 10000)
-			img := image(t, qemu.Image{NoDemo: true, Compress: c, Files: map[string]string{
+			img := buildImage(t, image.Image{Base: image.Busybox, Compress: c, Files: map[string]string{
 				"/etc/boot":   "#!/bin/sh\necho \"" + marker + " ($(wc -c < /zz-last) bytes in /zz-last)\"\nexec sleep 1000000\n",
 				"/etc/reboot": "#!/bin/sh\n",
 				"/zz-last":    last,
 			}})
 			if b, err := os.ReadFile(img); err != nil {
 				t.Fatal(err)
-			} else if c == "none" && !strings.HasPrefix(string(b), "070701") {
+			} else if c == initramfs.None && !strings.HasPrefix(string(b), "070701") {
 				t.Fatalf("%s: not a plain newc archive: % x", img, b[:6])
 			}
 			opts := bootOpts(img)
 			opts.Shell = false
-			vm := boot(t, opts)
+			vm := qemu.StartT(t, opts)
 			m := expect(t, vm.Console, `(?m)^`+marker+` \((\d+) bytes in /zz-last\)`, 90*time.Second)
 			if m[1] != "100000" {
 				t.Errorf("/zz-last has %s bytes in the guest, want 100000", m[1])
 			}
 			if con := vm.Console.String(); strings.Contains(con, "Initramfs unpacking failed") {
-				t.Errorf("the kernel complained while unpacking:\n%s", tail(con, 40))
+				t.Errorf("the kernel complained while unpacking:\n%s", lines.Last(con, 40))
 			}
 		})
 	}

@@ -15,10 +15,10 @@ import (
 func TestDemo(t *testing.T) {
 	need(t)
 	bin := filepath.Join(t.TempDir(), "demo")
-	build := exec.Command("go", "build", "-o", bin, "./e2e/demo")
+	build := exec.Command("go", "build", "-o", bin, "./tools/demo")
 	build.Dir = tools.Root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./e2e/demo: %v\n%s", err, out)
+		t.Fatalf("go build ./tools/demo: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

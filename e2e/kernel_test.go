@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
-	"github.com/slashinit/slashinit/initramfs"
+	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/kernelbuild"
+	"github.com/slashinit/slashinit/internal/lines"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // The minimal kernel of kernel.config (issue 5): a kernel with the image
@@ -21,10 +25,10 @@ import (
 //
 // MINIMAL_KERNEL names the kernel `make kernel` built (the demo image
 // inside); `make test-kernel` builds it and sets it. The tests also build
-// kernels of their own, with test images inside, through
-// scripts/build-kernel.sh and the same build directory (KERNEL_* variables
-// of the environment, as mk/kernel.mk passes them): with the kernel already
-// built, each is a relink of a few tens of seconds.
+// kernels of their own, with test images inside, through package
+// kernelbuild (mk/build-kernel.sh) and the same build directory (KERNEL_*
+// variables of the environment, as mk/kernel.mk passes them): with the
+// kernel already built, each is a relink.
 
 // minimalKernelEnv names the kernel built by `make kernel`.
 const minimalKernelEnv = "MINIMAL_KERNEL"
@@ -53,8 +57,8 @@ func needMinimalKernel(t *testing.T) string {
 	if _, err := os.Stat(k); err != nil {
 		t.Fatalf("%s=%s: %v (run make kernel)", minimalKernelEnv, k, err)
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 not installed: run scripts/deps.sh")
+	if _, err := exec.LookPath(qemu.Binary); err != nil {
+		t.Skip(qemu.Binary + " not installed: run scripts/deps.sh")
 	}
 	if toolsErr != nil {
 		t.Skip(toolsErr)
@@ -63,39 +67,14 @@ func needMinimalKernel(t *testing.T) string {
 }
 
 // buildMinimalKernel builds kernel.config's kernel with image built in, into
-// out, with scripts/build-kernel.sh (what `make kernel` runs).
+// out, as make kernel does (package kernelbuild).
 func buildMinimalKernel(t *testing.T, image, out string) {
 	t.Helper()
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "build")
-	cmd.Dir = tools.Root
-	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s: %v\n%s", image, err, tail(string(b), 40))
-	}
-	st, err := os.Stat(out)
-	if err != nil {
+	if err := kernelbuild.Build(image, out); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("built %s (%d bytes, %s embedded) in %s", out, st.Size(), image, time.Since(start).Round(time.Second))
-}
-
-// configOnly runs scripts/build-kernel.sh config (tinyconfig, the merge of
-// fragment, the check of the result) in the kbuild directory obj, and
-// returns its output.
-func configOnly(t *testing.T, fragment, obj string) (string, error) {
-	t.Helper()
-	// config stages an image like build does: any newc archive will do.
-	image := filepath.Join(filepath.Dir(obj), "empty.cpio")
-	if err := initramfs.New().WriteFile(image, initramfs.Options{Compression: initramfs.None}); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "config")
-	cmd.Dir = tools.Root
-	cmd.Env = append(os.Environ(), "KERNEL_CONFIG="+fragment, "KERNEL_OBJ="+obj, "KERNEL_INITRAMFS="+image)
-	b, err := cmd.CombinedOutput()
-	return string(b), err
+	t.Logf("built %s (%d bytes, %s embedded) in %s", out, fileSize(t, out), image, time.Since(start).Round(time.Second))
 }
 
 // markedBoot is the demo's /etc/boot, first printing which kernel's image
@@ -114,8 +93,8 @@ type bootFigure struct {
 }
 
 var (
-	runInitAt = regexp.MustCompile(`\[\s*(\d+\.\d+)\] Run /init as init process`)
-	etcBootAt = regexp.MustCompile(`\[\s*(\d+\.\d+)\] init: started /etc/boot \(pid \d+\)`)
+	runInitAt = regexp.MustCompile(`\] Run /init as init process`)
+	etcBootAt = regexp.MustCompile(`\] init: started /etc/boot \(pid \d+\)`)
 )
 
 // measuredBoot starts a VM and waits for PID 1 to start /etc/boot.
@@ -123,27 +102,31 @@ func measuredBoot(t *testing.T, opts qemu.Options) (*qemu.VM, bootFigure) {
 	t.Helper()
 	qemu.Accel() // the first call may probe KVM with a boot of its own
 	start := time.Now()
-	vm := boot(t, opts)
-	expect(t, vm.Console, etcBootAt.String(), 120*time.Second)
-	f := bootFigure{wall: time.Since(start)}
-	console := vm.Console.String()
-	f.runInit = kernelStamp(t, runInitAt, console)
-	f.etcBoot = kernelStamp(t, etcBootAt, console)
-	return vm, f
+	vm := qemu.StartT(t, opts)
+	etcBoot := kernelStamp(t, vm, etcBootAt, 120*time.Second)
+	runInit := kernelStamp(t, vm, runInitAt, time.Second)
+	return vm, bootFigure{runInit: runInit.stamp, etcBoot: etcBoot.stamp, wall: etcBoot.At.Sub(start)}
 }
 
-// kernelStamp is the kernel timestamp of the first console line re matches.
-func kernelStamp(t *testing.T, re *regexp.Regexp, console string) time.Duration {
+// stampedLine is a console line and the kernel's timestamp at its start.
+type stampedLine struct {
+	qemu.Hit
+	stamp time.Duration
+}
+
+// kernelStamp waits for the first console line re matches, and reads the
+// kernel's timestamp on it.
+func kernelStamp(t *testing.T, vm *qemu.VM, re *regexp.Regexp, timeout time.Duration) stampedLine {
 	t.Helper()
-	m := re.FindStringSubmatch(console)
-	if m == nil {
-		t.Fatalf("no timestamped %q on the console", re)
-	}
-	sec, err := strconv.ParseFloat(m[1], 64)
+	h, err := vm.Console.WaitLine(0, re, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return time.Duration(sec * float64(time.Second))
+	ts, ok := qemu.KernelTime(h.Text)
+	if !ok {
+		t.Fatalf("no kernel timestamp on %q (PRINTK_TIME off?)", h.Text)
+	}
+	return stampedLine{h, ts}
 }
 
 func (f bootFigure) String() string {
@@ -288,25 +271,25 @@ func TestMinimalKernel(t *testing.T) {
 		}
 		obj := filepath.Join(t.TempDir(), "obj")
 		start := time.Now()
-		out, err := configOnly(t, bad, obj)
+		out, err := kernelbuild.Config(bad, obj)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
-			t.Fatalf("build-kernel.sh config with CONFIG_IPV6_SIT=y and no IPV6: %v, want a non-zero exit\n%s", err, tail(out, 20))
+			t.Fatalf("build-kernel.sh config with CONFIG_IPV6_SIT=y and no IPV6: %v, want a non-zero exit\n%s", err, lines.Last(out, 20))
 		}
 		for _, want := range []string{"did not survive the merge", "CONFIG_IPV6_SIT=y  (final: absent)"} {
 			if !strings.Contains(out, want) {
-				t.Errorf("build-kernel.sh config (exit %d) does not say %q:\n%s", exit.ExitCode(), want, tail(out, 20))
+				t.Errorf("build-kernel.sh config (exit %d) does not say %q:\n%s", exit.ExitCode(), want, lines.Last(out, 20))
 			}
 		}
 		if _, listed, ok := strings.Cut(out, "did not survive"); !ok {
-			t.Fatalf("build-kernel.sh config failed for another reason than the merge:\n%s", tail(out, 20))
+			t.Fatalf("build-kernel.sh config failed for another reason than the merge:\n%s", lines.Last(out, 20))
 		} else if strings.Contains(listed, "CONFIG_E1000") {
-			t.Errorf("build-kernel.sh config lists options that did survive:\n%s", tail(out, 20))
+			t.Errorf("build-kernel.sh config lists options that did survive:\n%s", lines.Last(out, 20))
 		}
 		// The fragment itself passes in the same directory: the option
 		// was the cause.
-		if out, err := configOnly(t, good, obj); err != nil {
-			t.Fatalf("build-kernel.sh config with kernel.config: %v\n%s", err, tail(out, 20))
+		if out, err := kernelbuild.Config(good, obj); err != nil {
+			t.Fatalf("build-kernel.sh config with kernel.config: %v\n%s", err, lines.Last(out, 20))
 		}
 		t.Logf("build-kernel.sh config named CONFIG_IPV6_SIT and exited %d; kernel.config passes (%s)", exit.ExitCode(), time.Since(start).Round(time.Second))
 	})
@@ -315,7 +298,11 @@ func TestMinimalKernel(t *testing.T) {
 	// time to /etc/boot of this kernel and of Debian's with the same image.
 	embedded := os.Getenv(minimalInitramfsEnv)
 	if embedded == "" {
-		embedded = filepath.Join(tools.Root, "build/demo.cpio.gz")
+		build, err := facts.BuildDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		embedded = filepath.Join(build, "demo.cpio.gz")
 	}
 	var minimalBoot, debianBoot bootFigure
 
@@ -361,7 +348,7 @@ func TestMinimalKernel(t *testing.T) {
 	// The second kernel of the kexec test, also the one the boot, cold
 	// reboot and power-off tests run: the demo, a shell on ttyS1, a marker.
 	k2 := filepath.Join(dir, "kernel-2")
-	buildMinimalKernel(t, image(t, qemu.Image{Files: withShell(map[string]string{
+	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(map[string]string{
 		"/etc/boot":       markedBoot(t, "two"),
 		"/etc/e2e-kernel": "two\n",
 	})}), k2)
@@ -370,15 +357,15 @@ func TestMinimalKernel(t *testing.T) {
 		// With QEMU's e1000 on its user-mode network: the fragment's
 		// network options (PCI, E1000, PACKET for udhcpc, INET for wget)
 		// are proven by eth0 getting its lease and a file coming over HTTP.
-		srv, err := qemu.ServeFiles()
+		srv, err := netboot.ServeFiles()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { srv.Close() })
 		srv.Put("hello.txt", []byte("hello from the host\n"))
 		opts := minimalOpts(k2)
-		opts.Args = qemu.Net{}.Args()
-		vm := boot(t, opts)
+		opts.Args = netboot.Net{}.Args()
+		vm := qemu.StartT(t, opts)
 		expect(t, vm.Console, `e2e: built-in image two\n`, 120*time.Second)
 		waitShell(t, vm, 150*time.Second)
 		// Every service of the image, the network one included.
@@ -396,7 +383,7 @@ func TestMinimalKernel(t *testing.T) {
 		raw := run(t, vm, "dmesg -r")
 		w, n := dmesgWarnings(raw)
 		if n == 0 || !strings.Contains(raw, "Run /init as init process") {
-			t.Fatalf("dmesg -r: no kernel log records understood (%d):\n%s", n, tail(raw, 20))
+			t.Fatalf("dmesg -r: no kernel log records understood (%d):\n%s", n, lines.Last(raw, 20))
 		}
 		if len(w) > 0 {
 			t.Errorf("warnings in the kernel log (%d records):\n%s", n, strings.Join(w, "\n"))
@@ -416,7 +403,7 @@ func TestMinimalKernel(t *testing.T) {
 		// boots the same kernel again, as a diskless server's PXE would.
 		opts := minimalOpts(k2)
 		opts.NoReboot = false
-		vm := boot(t, opts)
+		vm := qemu.StartT(t, opts)
 		waitShell(t, vm, 150*time.Second)
 		waitRunning(t, vm, "hello", "getty-ttyS0")
 		mark := vm.Console.Len()
@@ -441,7 +428,7 @@ func TestMinimalKernel(t *testing.T) {
 	})
 
 	t.Run("poweroff", func(t *testing.T) {
-		vm := boot(t, minimalOpts(k2))
+		vm := qemu.StartT(t, minimalOpts(k2))
 		waitShell(t, vm, 150*time.Second)
 		mark := vm.Console.Len()
 		run(t, vm, detached("busybox poweroff"))
@@ -462,7 +449,7 @@ func TestMinimalKernel(t *testing.T) {
 	t.Run("kexec", func(t *testing.T) {
 		// The first kernel carries the second as a file of its image.
 		k1 := filepath.Join(dir, "kernel-1")
-		buildMinimalKernel(t, image(t, qemu.Image{
+		buildMinimalKernel(t, buildImage(t, image.Image{
 			Files: withShell(map[string]string{
 				"/etc/boot":       markedBoot(t, "one"),
 				"/etc/e2e-kernel": "one\n",
@@ -472,7 +459,7 @@ func TestMinimalKernel(t *testing.T) {
 		opts := minimalOpts(k1)
 		opts.Append += " slashinit_e2e=minimal-kexec"
 		opts.Limit = 8 * time.Minute
-		vm := boot(t, opts)
+		vm := qemu.StartT(t, opts)
 		expect(t, vm.Console, `e2e: built-in image one\n`, 120*time.Second)
 		waitShell(t, vm, 150*time.Second)
 		waitRunning(t, vm, "hello", "getty-ttyS0")
@@ -501,7 +488,7 @@ func TestMinimalKernel(t *testing.T) {
 		if n := strings.Count(vm.Console.String(), "Linux version "); n != 2 {
 			t.Errorf("%d kernel banners on the console, want 2", n)
 		}
-		boot2 := since(vm.Console, ends[3])
+		boot2 := vm.Console.Since(ends[3])
 		if strings.Contains(boot2, externalInitrd) {
 			t.Errorf("the second kernel unpacked an initramfs passed to it: PID 1 must load /kernel with KEXEC_FILE_NO_INITRAMFS")
 		}

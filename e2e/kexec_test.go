@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // TestKexecUpdate (issue 4, scenario 4) chains four kernels in one VM, each
@@ -29,16 +30,16 @@ func TestKexecUpdate(t *testing.T) {
 	need(t)
 	files := withShell(nil)
 	host := map[string]string{"/boot/vmlinuz": kernel}
-	a0 := image(t, qemu.Image{Files: files, Host: host})
-	a1 := image(t, qemu.Image{Files: files, Host: map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": a0}})
-	a2 := image(t, qemu.Image{Files: files, Host: map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": a1}})
+	a0 := buildImage(t, image.Image{Files: files, Host: host})
+	a1 := buildImage(t, image.Image{Files: files, Host: map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": a0}})
+	a2 := buildImage(t, image.Image{Files: files, Host: map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": a1}})
 
 	const marker1, marker3 = "slashinit_e2e=boot1", "slashinit_e2e=boot3"
 	opts := bootOpts(a2)
 	opts.Append += " " + marker1
 	opts.MemoryMB = 1024 // the running system, /kernel and /kernel.initrd all live in RAM
 	opts.Limit = 8 * time.Minute
-	vm := boot(t, opts)
+	vm := qemu.StartT(t, opts)
 	waitShell(t, vm, 150*time.Second)
 	waitRunning(t, vm, "hello", "getty-ttyS0")
 	cmdline1 := strings.TrimSpace(run(t, vm, "cat /proc/cmdline"))
@@ -122,7 +123,7 @@ func TestKexecUpdate(t *testing.T) {
 	t.Run("no-initrd", func(t *testing.T) {
 		run(t, vm, "cp /boot/vmlinuz /kernel.tmp && mv /kernel.tmp /kernel && ! test -e /kernel.initrd && ! test -e /kernel.cmdline")
 		if i := strings.Index(vm.Console.String(), "Kernel panic"); i >= 0 {
-			t.Fatalf("a kernel panicked before the test asked for one: %s", firstLineAt(vm.Console.String(), i))
+			t.Fatalf("a kernel panicked before the test asked for one: %s", lineAt(vm.Console.String(), i))
 		}
 		from := kexecInto(t, 4)
 		expectOrder(t, vm.Console, from, 120*time.Second,
@@ -131,7 +132,7 @@ func TestKexecUpdate(t *testing.T) {
 		if err := vm.Wait(60 * time.Second); err != nil {
 			t.Fatalf("boot 4: QEMU did not exit after the panic (panic=-1, -no-reboot): %v", err)
 		}
-		if boot4 := since(vm.Console, from); strings.Contains(boot4, "Trying to unpack rootfs image as initramfs") ||
+		if boot4 := vm.Console.Since(from); strings.Contains(boot4, "Trying to unpack rootfs image as initramfs") ||
 			strings.Contains(boot4, "Run /init as init process") {
 			t.Errorf("boot 4 found an initramfs: PID 1 passed one without /kernel.initrd (want KEXEC_FILE_NO_INITRAMFS)")
 		}

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/initramfs"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // TestCompressedModules boots images whose NIC driver comes from a module
@@ -20,11 +23,11 @@ import (
 // gets its DHCP address.
 func TestCompressedModules(t *testing.T) {
 	need(t)
-	kver, err := qemu.KernelRelease(kernel)
+	kver, moddir, err := image.KernelModules(kernel)
 	if err != nil {
 		t.Skip(err)
 	}
-	host := filepath.Join("/lib/modules", kver)
+	host := filepath.Join(moddir, kver)
 	dep, err := os.ReadFile(filepath.Join(host, "modules.dep"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,18 +38,18 @@ func TestCompressedModules(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		ext, compressor string
-		extra           []string
+		decompress      bool
 		inImage         string // the module's name in the image
 	}{
-		{".xz", "xz", nil, e1000 + ".xz"},
-		{".gz", "gzip", nil, e1000 + ".gz"},
-		{".zst", "zstd", []string{"-kmod-decompress"}, e1000},
+		{".xz", "xz", false, e1000 + ".xz"},
+		{".gz", "gzip", false, e1000 + ".gz"},
+		{".zst", "zstd", true, e1000},
 	} {
 		t.Run("ko"+tc.ext, func(t *testing.T) {
 			// A module tree like a distribution's with compressed
 			// modules: e1000 compressed, modules.dep naming it so.
-			moddir := t.TempDir()
-			tree := filepath.Join(moddir, kver)
+			dir := t.TempDir()
+			tree := filepath.Join(dir, kver)
 			if err := os.MkdirAll(filepath.Join(tree, filepath.Dir(e1000)), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -71,11 +74,13 @@ func TestCompressedModules(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := append([]string{"-kmod", "e1000", "-kver", kver, "-moddir", moddir}, tc.extra...)
-			img := image(t, qemu.Image{Files: withShell(nil), Extra: args})
+			img := buildImage(t, image.Image{Files: withShell(nil), Modules: &image.Modules{
+				Names:         []string{"e1000"},
+				ModuleOptions: initramfs.ModuleOptions{Dir: dir, Version: kver, Decompress: tc.decompress},
+			}})
 			opts := bootOpts(img)
-			opts.Args = qemu.Net{}.Args()
-			vm := boot(t, opts)
+			opts.Args = netboot.Net{}.Args()
+			vm := qemu.StartT(t, opts)
 			waitShell(t, vm, 2*time.Minute)
 			if got := strings.TrimSpace(run(t, vm, "cat /lib/modules/"+kver+"/modules.dep")); got != tc.inImage+":" {
 				t.Errorf("modules.dep in the image = %q, want %q", got, tc.inImage+":")

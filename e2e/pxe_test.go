@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // The life of a diskless server (issue 6), in QEMU with its iPXE ROM and
@@ -25,8 +27,8 @@ import (
 
 // pxe is one network-boot setup: the server and what it publishes.
 type pxe struct {
-	srv     *qemu.FileServer
-	kmod    []string
+	srv     *netboot.FileServer
+	kmod    *image.Modules
 	image   string // the image the network boot serves
 	cmdline string // the kernel command line of the iPXE script
 }
@@ -38,11 +40,11 @@ const pxeBanner = "iPXE initialising devices"
 // network boot.
 func newPXE(t *testing.T) *pxe {
 	t.Helper()
-	kmod, err := qemu.NICModules(kernel)
+	kmod, err := image.NICModules(kernel)
 	if err != nil {
 		t.Skip(err)
 	}
-	srv, err := qemu.ServeFiles()
+	srv, err := netboot.ServeFiles()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func newPXE(t *testing.T) *pxe {
 			t.Logf("HTTP requests from the guest:\n%s", srv.Log())
 		}
 	})
-	p.image = image(t, qemu.Image{Files: withShell(nil), Extra: p.kmod})
+	p.image = buildImage(t, image.Image{Files: withShell(nil), Modules: p.kmod})
 	// UPDATE_URL and UPDATE_INTERVAL reach the services through PID 1's
 	// environment: the kernel passes NAME=value words on to PID 1.
 	p.cmdline = fmt.Sprintf("console=ttyS0 loglevel=7 panic=-1 UPDATE_URL=%s UPDATE_INTERVAL=2", srv.URL("update/"))
@@ -75,7 +77,7 @@ boot
 // opts boots from the network: no -kernel, no -initrd.
 func (p *pxe) opts(noReboot bool) qemu.Options {
 	return qemu.Options{
-		Args:     qemu.Net{BootFile: p.srv.URL("boot.ipxe"), Boot: true}.Args(),
+		Args:     netboot.Net{BootFile: p.srv.URL("boot.ipxe"), Boot: true, FirmwareConsole: true}.Args(),
 		NoReboot: noReboot,
 		Shell:    true,
 		MemoryMB: 1024, // the running system, plus a downloaded kernel and image
@@ -116,24 +118,9 @@ func pxeBoot(t *testing.T, vm *qemu.VM, mark int) {
 	waitShell(t, vm, 2*time.Minute)
 }
 
-// waitNetwork waits for udhcpc to have configured eth0 with the address
-// QEMU's DHCP server hands out.
-func waitNetwork(t *testing.T, vm *qemu.VM) string {
-	t.Helper()
-	var out string
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		out, _ = vm.Run("ip -4 addr show dev eth0", 30*time.Second)
-		if strings.Contains(out, "inet "+qemu.GuestAddr+"/24 ") {
-			return out
-		}
-	}
-	t.Fatalf("eth0 has no address %s after 90 s:\n%s", qemu.GuestAddr, out)
-	return ""
-}
-
 // waitHits waits up to 60 s for the server to have served name n times:
 // the update service polls every 2 s.
-func waitHits(t *testing.T, srv *qemu.FileServer, name string, n int) {
+func waitHits(t *testing.T, srv *netboot.FileServer, name string, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); srv.Hits(name) < n; time.Sleep(time.Second) {
 		if time.Now().After(deadline) {
@@ -143,7 +130,7 @@ func waitHits(t *testing.T, srv *qemu.FileServer, name string, n int) {
 }
 
 // checkHits compares the server's request counts with want.
-func checkHits(t *testing.T, srv *qemu.FileServer, want map[string]int) {
+func checkHits(t *testing.T, srv *netboot.FileServer, want map[string]int) {
 	t.Helper()
 	for name, n := range want {
 		if got := srv.Hits(name); got != n {
@@ -160,23 +147,23 @@ func checkHits(t *testing.T, srv *qemu.FileServer, want map[string]int) {
 func TestPXE(t *testing.T) {
 	need(t)
 	p := newPXE(t)
-	vm := boot(t, p.opts(false))
+	vm := qemu.StartT(t, p.opts(false))
 	pxeBoot(t, vm, 0)
 
 	t.Run("network", func(t *testing.T) {
 		addr := waitNetwork(t, vm)
 		t.Logf("eth0: %s", strings.TrimSpace(addr))
-		if r := run(t, vm, "ip route"); !strings.Contains(r, "default via "+qemu.HostAddr+" dev eth0") {
-			t.Errorf("no default route via %s:\n%s", qemu.HostAddr, r)
+		if r := run(t, vm, "ip route"); !strings.Contains(r, "default via "+netboot.HostAddr+" dev eth0") {
+			t.Errorf("no default route via %s:\n%s", netboot.HostAddr, r)
 		}
-		if r := run(t, vm, "cat /etc/resolv.conf"); !strings.Contains(r, "nameserver "+qemu.DNSAddr) {
-			t.Errorf("/etc/resolv.conf lacks nameserver %s:\n%s", qemu.DNSAddr, r)
+		if r := run(t, vm, "cat /etc/resolv.conf"); !strings.Contains(r, "nameserver "+netboot.DNSAddr) {
+			t.Errorf("/etc/resolv.conf lacks nameserver %s:\n%s", netboot.DNSAddr, r)
 		}
 		// The driver came from the image, loaded by its PCI modalias.
 		if r := run(t, vm, "cat /proc/modules"); !regexp.MustCompile(`(?m)^e1000 `).MatchString(r) {
 			t.Errorf("e1000 not loaded:\n%s", r)
 		}
-		if !strings.Contains(vm.Console.String(), "udhcpc: bound: eth0 "+qemu.GuestAddr+"/24 router "+qemu.HostAddr) {
+		if !strings.Contains(vm.Console.String(), "udhcpc: bound: eth0 "+netboot.GuestAddr+"/24 router "+netboot.HostAddr) {
 			t.Error("the udhcpc script did not log the lease on the console (kmsg)")
 		}
 		// The guest reaches the host through the network it configured.
@@ -323,11 +310,11 @@ func TestPXE(t *testing.T) {
 func TestPXEUpdate(t *testing.T) {
 	need(t)
 	p := newPXE(t)
-	vm := boot(t, p.opts(true))
+	vm := qemu.StartT(t, p.opts(true))
 	pxeBoot(t, vm, 0)
 	waitNetwork(t, vm)
 
-	img2 := image(t, qemu.Image{Files: withShell(map[string]string{"/etc/release": "2\n"}), Extra: p.kmod})
+	img2 := buildImage(t, image.Image{Files: withShell(map[string]string{"/etc/release": "2\n"}), Modules: p.kmod})
 	k, err := os.ReadFile(kernel)
 	if err != nil {
 		t.Fatal(err)
@@ -424,8 +411,8 @@ LABEL slashinit
 		t.Fatal(err)
 	}
 	opts := p.opts(true)
-	opts.Args = qemu.Net{TFTP: tftp, BootFile: "pxelinux.0", Boot: true}.Args()
-	vm := boot(t, opts)
+	opts.Args = netboot.Net{TFTP: tftp, BootFile: "pxelinux.0", Boot: true, FirmwareConsole: true}.Args()
+	vm := qemu.StartT(t, opts)
 	expectOrder(t, vm.Console, 0, 4*time.Minute,
 		regexp.QuoteMeta(pxeBanner),
 		`PXELINUX \d`,

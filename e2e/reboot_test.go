@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // The ways out of a running system (issue 4, scenarios 5 and 6): a cold
@@ -38,10 +39,10 @@ sleep 1; grep -l '[1]000042' /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3`
 // reboot (SIGTERM to PID 1, see TestBusyboxReboot), never /sbin/reboot.
 func TestColdReboot(t *testing.T) {
 	need(t)
-	img := image(t, qemu.Image{Files: withShell(nil)})
+	img := buildImage(t, image.Image{Files: withShell(nil)})
 	opts := bootOpts(img)
 	opts.Append += " SLASHINIT_GRACE=2"
-	vm := boot(t, opts)
+	vm := qemu.StartT(t, opts)
 	waitShell(t, vm, 150*time.Second)
 	waitRunning(t, vm, "hello", "getty-ttyS0")
 	pid := strings.TrimSpace(run(t, vm, stubborn))
@@ -79,7 +80,7 @@ func TestColdReboot(t *testing.T) {
 	}
 	// SIGKILL comes after the grace period (SLASHINIT_GRACE=2), not before,
 	// and not much later.
-	teardown := since(vm.Console, mark)[:ends[4]-mark]
+	teardown := vm.Console.Since(mark)[:ends[4]-mark]
 	if m := regexp.MustCompile(`processes left after (\S+), sending SIGKILL`).FindStringSubmatch(teardown); m == nil {
 		t.Errorf("no SIGKILL line in %q", teardown)
 	} else if d, err := time.ParseDuration(m[1]); err != nil || d < 2*time.Second || d > 5*time.Second {
@@ -90,7 +91,7 @@ func TestColdReboot(t *testing.T) {
 	}
 	// Nothing asked to unmount what PID 1 mounted itself.
 	for _, p := range []string{"/proc", "/sys", "/dev", "/dev/pts", "/sys/fs/cgroup"} {
-		if strings.Contains(since(vm.Console, mark), "init: unmounting "+p+"\n") {
+		if strings.Contains(vm.Console.Since(mark), "init: unmounting "+p+"\n") {
 			t.Errorf("the teardown unmounted %s, one of PID 1's own mounts", p)
 		}
 	}
@@ -102,8 +103,8 @@ func TestColdReboot(t *testing.T) {
 // with /reboot, busybox reboot is a cold reboot.
 func TestBusyboxReboot(t *testing.T) {
 	need(t)
-	img := image(t, qemu.Image{Files: withShell(nil)})
-	vm := boot(t, bootOpts(img))
+	img := buildImage(t, image.Image{Files: withShell(nil)})
+	vm := qemu.StartT(t, bootOpts(img))
 	waitShell(t, vm, 150*time.Second)
 	pid := waitRunning(t, vm, "hello", "getty-ttyS0")["hello"]
 
@@ -170,7 +171,7 @@ func TestBusyboxReboot(t *testing.T) {
 // (QEMU exits), through the teardown, from a forked child of PID 1.
 func TestBusyboxPoweroff(t *testing.T) {
 	need(t)
-	vm := boot(t, bootOpts(minimalImage(t, nil, nil)))
+	vm := qemu.StartT(t, bootOpts(minimalImage(t, nil, nil)))
 	waitShell(t, vm, 90*time.Second)
 	mark := vm.Console.Len()
 	run(t, vm, detached("busybox poweroff"))
@@ -194,7 +195,7 @@ func TestBusyboxPoweroff(t *testing.T) {
 // PID 1 does not take the kernel down with a panic.
 func TestBusyboxHalt(t *testing.T) {
 	need(t)
-	vm := boot(t, bootOpts(minimalImage(t, nil, nil)))
+	vm := qemu.StartT(t, bootOpts(minimalImage(t, nil, nil)))
 	waitShell(t, vm, 90*time.Second)
 	mark := vm.Console.Len()
 	run(t, vm, detached("busybox halt"))
@@ -224,7 +225,7 @@ func TestCtrlAltDel(t *testing.T) {
 	img := minimalImage(t, map[string]string{
 		"/etc/boot": "#!/bin/sh\ntouch /reboot\necho 'e2e: boot started, /reboot created'\nexec sleep 1000000\n",
 	}, nil)
-	vm := boot(t, bootOpts(img))
+	vm := qemu.StartT(t, bootOpts(img))
 	expect(t, vm.Console, `init: started /etc/boot \(pid \d+\)`, 90*time.Second)
 	expect(t, vm.Console, `e2e: boot started, /reboot created`, 30*time.Second)
 	mark := vm.Console.Len()
@@ -243,122 +244,6 @@ func TestCtrlAltDel(t *testing.T) {
 		t.Fatalf("QEMU (-no-reboot) did not exit after Ctrl-Alt-Del: %v", err)
 	}
 	noPanic(t, vm)
-}
-
-// minimalBoot is the /etc/boot of minimal images: a shell on ttyS1 for
-// VM.Run (no runit in these images), then a long sleep as the service.
-const minimalBoot = `#!/bin/sh
-# A shell for the test on ttyS1, then something to wait for.
-getty -n -l /bin/sh 115200 ttyS1 linux &
-echo "e2e: boot started"
-exec sleep 1000000
-`
-
-// omit, as the content of a file given to minimalImage, leaves it out.
-const omit = "\x00omit"
-
-// minimalImage builds a busybox-only image (Image.NoDemo: no runit, boots
-// faster) with minimalBoot as /etc/boot and an /etc/reboot that only says it
-// ran, unless files replace them (or omit them); host adds files of this
-// machine.
-func minimalImage(t *testing.T, files, host map[string]string) string {
-	t.Helper()
-	all := map[string]string{
-		"/etc/boot":   minimalBoot,
-		"/etc/reboot": "#!/bin/sh\necho 'e2e: reboot ran'\n",
-	}
-	for k, v := range files {
-		all[k] = v
-		if v == omit {
-			delete(all, k)
-		}
-	}
-	return image(t, qemu.Image{NoDemo: true, Files: all, Host: host})
-}
-
-// waitShell waits for the shell on ttyS1, failing the test if it does not
-// come. After a restart or a kexec it only counts a prompt printed after
-// the call (VM.WaitShell pokes and waits past its poke).
-func waitShell(t *testing.T, vm *qemu.VM, timeout time.Duration) {
-	t.Helper()
-	if err := vm.WaitShell(timeout); err != nil {
-		t.Fatal(err)
-	}
-}
-
-var runningRe = regexp.MustCompile(`run: /etc/service/(\S+): \(pid (\d+)\)`)
-
-// waitRunning waits until runit reports every named service running and
-// returns the pid of each running service.
-func waitRunning(t *testing.T, vm *qemu.VM, services ...string) map[string]string {
-	t.Helper()
-	var out string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		var err error
-		out, err = vm.Run("sv status /etc/service/*", 30*time.Second)
-		pids := map[string]string{}
-		for _, m := range runningRe.FindAllStringSubmatch(out, -1) {
-			pids[m[1]] = m[2]
-		}
-		missing := false
-		for _, s := range services {
-			if pids[s] == "" {
-				missing = true
-			}
-		}
-		if err == nil && !missing {
-			return pids
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("services %v not all running after 60 s: %v\n%s", services, err, out)
-		}
-	}
-}
-
-// expectOrder waits for each pattern in turn on s, each one after the
-// previous match, starting at byte offset mark, all within timeout. It
-// returns the offset just after each match.
-func expectOrder(t *testing.T, s *qemu.Stream, mark int, timeout time.Duration, patterns ...string) []int {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var ends []int
-	for i, p := range patterns {
-		_, end, err := s.ExpectFrom(mark, p, time.Until(deadline))
-		if err != nil {
-			var seen strings.Builder
-			for j := 0; j < i; j++ {
-				fmt.Fprintf(&seen, "\n  seen: %s", patterns[j])
-			}
-			t.Fatalf("step %d of %d in order: %v%s\n  missing: %s", i+1, len(patterns), err, seen.String(), p)
-		}
-		mark = end
-		ends = append(ends, end)
-	}
-	return ends
-}
-
-// since is what s printed from byte offset mark on.
-func since(s *qemu.Stream, mark int) string {
-	out := s.String()
-	return out[min(mark, len(out)):]
-}
-
-// noPanic fails the test if the kernel panicked at any time in vm.
-func noPanic(t *testing.T, vm *qemu.VM) {
-	t.Helper()
-	if i := strings.Index(vm.Console.String(), "Kernel panic"); i >= 0 {
-		t.Errorf("kernel panic on the console: %s", firstLineAt(vm.Console.String(), i))
-	}
-}
-
-// firstLineAt is the line of s that starts at or contains offset i.
-func firstLineAt(s string, i int) string {
-	start := strings.LastIndexByte(s[:i], '\n') + 1
-	end := strings.IndexByte(s[i:], '\n')
-	if end < 0 {
-		return s[start:]
-	}
-	return s[start : i+end]
 }
 
 // sigIgnored tells whether signal sig is set in a "SigIgn:\t<hex>" line of

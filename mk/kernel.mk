@@ -19,12 +19,12 @@
 #   KERNEL_INITRAMFS   image to embed: a newc cpio, raw or gzip/zstd/xz/lz4
 #   KERNEL_IMAGE       output bzImage
 #   KERNEL_JOBS        parallel jobs (default: nproc)
-# The work is done by scripts/build-kernel.sh, which documents the details.
+# The work is done by mk/build-kernel.sh, which documents the details.
 
 # Paths are relative to the repository, wherever make was started from.
 KERNEL_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 
-# Empty: scripts/build-kernel.sh finds it, after deps.sh has installed it.
+# Empty: mk/build-kernel.sh finds it, after deps.sh has installed it.
 KERNEL_TARBALL   ?=
 KERNEL_DIR       ?= $(KERNEL_ROOT)/build/kernel
 KERNEL_SRC       ?=
@@ -36,6 +36,9 @@ KERNEL_CONFIG    ?= $(KERNEL_ROOT)/kernel.config
 KERNEL_INITRAMFS ?= $(if $(IMAGE),$(abspath $(IMAGE)),$(KERNEL_ROOT)/build/demo.cpio.gz)
 KERNEL_IMAGE     ?= $(KERNEL_ROOT)/build/bzImage
 KERNEL_JOBS      ?= $(shell nproc)
+# The static busybox of the smoke image: Debian's, fetched by deps.sh under
+# build/debian (internal/facts says where).
+KERNEL_BUSYBOX   ?= $(shell cd '$(KERNEL_ROOT)' && $(or $(GO),go) run ./tools/facts busybox)
 
 # Included: keep the including Makefile's default goal (the first target it
 # defines), instead of making `kernel` the default.
@@ -47,7 +50,7 @@ endif
 KERNEL_ENV = KERNEL_TARBALL='$(KERNEL_TARBALL)' KERNEL_DIR='$(KERNEL_DIR)' \
 	KERNEL_SRC='$(KERNEL_SRC)' KERNEL_OBJ='$(KERNEL_OBJ)' KERNEL_CONFIG='$(KERNEL_CONFIG)' \
 	KERNEL_JOBS='$(KERNEL_JOBS)'
-KERNEL_BUILD = $(KERNEL_ENV) $(KERNEL_ROOT)/scripts/build-kernel.sh
+KERNEL_BUILD = $(KERNEL_ENV) $(KERNEL_ROOT)/mk/build-kernel.sh
 
 .PHONY: kernel kernel-smoke kernel-clean test-kernel
 
@@ -59,8 +62,8 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 
 # The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
 # is the kernel just built; the tests build their own variants with
-# scripts/build-kernel.sh in the same build directory. deps.sh all: without
-# QEMU or runit the tests would only skip, and internal/testreport fails the
+# mk/build-kernel.sh in the same build directory. deps.sh all: without
+# QEMU or runit the tests would only skip, and tools/testreport fails the
 # run on any skip. KERNEL_TESTFLAGS=-v shows each step and the consoles.
 # The tests also measure the figures of the README's kernel section (sizes,
 # boot time to /etc/boot against Debian's kernel with the same image as
@@ -73,12 +76,13 @@ test-kernel: kernel
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
 		MINIMAL_INITRAMFS='$(abspath $(KERNEL_INITRAMFS))' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
 		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
-		| $(or $(GO),go) run ./internal/testreport $(filter -v,$(KERNEL_TESTFLAGS))
+		| $(or $(GO),go) run ./tools/testreport $(filter -v,$(KERNEL_TESTFLAGS))
 	@echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'
 
+# deps.sh all: the kernel source, and QEMU and busybox for the smoke image.
 kernel-smoke:
-	$(KERNEL_ROOT)/scripts/deps.sh kernel
-	$(KERNEL_BUILD) smoke-image $(KERNEL_DIR)/smoke.cpio
+	$(KERNEL_ROOT)/scripts/deps.sh all
+	BUSYBOX='$(KERNEL_BUSYBOX)' $(KERNEL_BUILD) smoke-image $(KERNEL_DIR)/smoke.cpio
 	KERNEL_INITRAMFS='$(KERNEL_DIR)/smoke.cpio' KERNEL_IMAGE='$(KERNEL_ROOT)/build/kernel-smoke' \
 		$(KERNEL_BUILD) build
 	$(KERNEL_BUILD) smoke-boot $(KERNEL_ROOT)/build/kernel-smoke poweroff

@@ -11,7 +11,7 @@
 #         resolver's tests (they build small dynamic programs and libraries).
 # kernel: what `make kernel` needs: the kernel source (Debian's linux-source,
 #         which pulls in the current linux-source-X.Y) and what
-#         scripts/build-kernel.sh and kbuild run: make, gcc with libc's headers
+#         mk/build-kernel.sh and kbuild run: make, gcc with libc's headers
 #         (kbuild's host tools), flex, bison, bc, libelf headers (objtool),
 #         OpenSSL headers (sign-file, extract-cert: not built for kernel.config,
 #         but for a copy of it with signed modules or trusted keys), xz (to

@@ -21,13 +21,15 @@ import (
 // stripped, with no build ID, so that the same source gives the same bytes.
 const ToolLDFlags = "-s -w -buildid="
 
-// InitLDFlags are PID 1's linker flags: ToolLDFlags, and GODEBUG's
-// disablethp=1 as the program's default, because on a kernel whose
-// transparent huge pages are "always" the first touch of the Go heap takes
-// a whole 2 MiB page for the life of the server (docs/benchmarks.md). A
-// //go:debug line cannot set it (not a registered setting); this is the
-// variable the go command fills from //go:debug lines.
-const InitLDFlags = ToolLDFlags + " -X=runtime.godebugDefault=disablethp=1"
+// DisableTHPLDFlag makes GODEBUG's disablethp=1 a program's default,
+// because on a kernel whose transparent huge pages are "always" the first
+// touch of the Go heap takes a whole 2 MiB page for the life of the server
+// (docs/benchmarks.md). A //go:debug line cannot set it (not a registered
+// setting); this is the variable the go command fills from //go:debug lines.
+const DisableTHPLDFlag = "-X=runtime.godebugDefault=disablethp=1"
+
+// InitLDFlags are PID 1's linker flags: ToolLDFlags and DisableTHPLDFlag.
+const InitLDFlags = ToolLDFlags + " " + DisableTHPLDFlag
 
 // BuildFlags are the go build flags besides -ldflags, for every binary.
 var BuildFlags = []string{"-trimpath"}
@@ -148,8 +150,19 @@ func ModuleDir() (string, error) {
 	return debian("lib", "modules")
 }
 
-// Busybox returns Debian's static busybox unpacked under build/debian.
+// BusyboxEnv names the variable that overrides Busybox, and that
+// configs/slashinit.list names busybox by (${BUSYBOX}).
+const BusyboxEnv = "BUSYBOX"
+
+// Busybox returns the static busybox the images carry: $BUSYBOX when set,
+// else Debian's unpacked under build/debian.
 func Busybox() (string, error) {
+	if b := os.Getenv(BusyboxEnv); b != "" {
+		if _, err := os.Stat(b); err != nil {
+			return "", errors.New(BusyboxEnv + "=" + b + ": " + err.Error())
+		}
+		return b, nil
+	}
 	for _, rel := range [][]string{{"bin", "busybox"}, {"usr", "bin", "busybox"}} {
 		p, err := debian(rel...)
 		if err != nil {
@@ -159,7 +172,7 @@ func Busybox() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("no busybox in build/debian: " + errNoDebian.Error())
+	return "", errors.New("no busybox in build/debian: " + errNoDebian.Error() + ", or set " + BusyboxEnv + "=path")
 }
 
 // Runit returns the directory of runit's binaries unpacked under BuildDir.

@@ -1,6 +1,11 @@
 package facts
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestNewest(t *testing.T) {
 	for _, tc := range []struct {
@@ -43,5 +48,21 @@ func TestCompareVersions(t *testing.T) {
 		if got := compareVersions(tc.a, tc.b); got != tc.want {
 			t.Errorf("compareVersions(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// $BUSYBOX overrides Debian's busybox, and a wrong one is named.
+func TestBusyboxEnv(t *testing.T) {
+	b := filepath.Join(t.TempDir(), "busybox")
+	if err := os.WriteFile(b, []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(BusyboxEnv, b)
+	if got, err := Busybox(); err != nil || got != b {
+		t.Errorf("Busybox() = %q, %v; want %q", got, err, b)
+	}
+	t.Setenv(BusyboxEnv, b+".missing")
+	if _, err := Busybox(); err == nil || !strings.Contains(err.Error(), "BUSYBOX="+b+".missing") {
+		t.Errorf("Busybox() with a missing $BUSYBOX: %v", err)
 	}
 }

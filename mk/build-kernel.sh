@@ -3,14 +3,14 @@
 # built in (CONFIG_INITRAMFS_SOURCE). Called by mk/kernel.mk; every setting
 # comes from the environment so that make variables override them.
 #
-#   scripts/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
-#   scripts/build-kernel.sh config            only the checked .config, in KERNEL_OBJ: no
-#                                             compiling; exits 1 listing the fragment's
-#                                             options that did not survive the merge
-#   scripts/build-kernel.sh smoke-image OUT [MARKER]
-#                                             a busybox test image (no Go /init needed)
-#   scripts/build-kernel.sh smoke-boot KERNEL [poweroff|reboot]
-#                                             boot it in QEMU, check mounts and the exit
+#   mk/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
+#   mk/build-kernel.sh config            only the checked .config, in KERNEL_OBJ: no
+#                                        compiling; exits 1 listing the fragment's
+#                                        options that did not survive the merge
+#   mk/build-kernel.sh smoke-image OUT [MARKER]
+#                                        a busybox test image (no Go /init needed)
+#   mk/build-kernel.sh smoke-boot KERNEL [poweroff|reboot]
+#                                        boot it in QEMU, check mounts and the exit
 #
 # Environment (defaults in brackets, relative to the repository):
 #   KERNEL_TARBALL    kernel source tarball [the newest /usr/src/linux-source-*.tar.xz,
@@ -23,6 +23,8 @@
 #   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio.gz]
 #   KERNEL_IMAGE      where the bzImage goes [build/bzImage]
 #   KERNEL_JOBS       parallel jobs [nproc]
+#   BUSYBOX           the static busybox of smoke-image [/bin/busybox; mk/kernel.mk
+#                     passes Debian's, which scripts/deps.sh unpacks under build/debian]
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,7 +149,7 @@ configure() {
 	[ -f "$cfg" ] && cp -p "$cfg" "$prev"
 	kmake tinyconfig >"$KERNEL_OBJ/tinyconfig.log" 2>&1 ||
 		die "make tinyconfig in $KERNEL_OBJ failed: see $KERNEL_OBJ/tinyconfig.log"
-	printf '# set by scripts/build-kernel.sh from KERNEL_INITRAMFS\nCONFIG_INITRAMFS_SOURCE="%s"\n' "$staged" \
+	printf '# set by mk/build-kernel.sh from KERNEL_INITRAMFS\nCONFIG_INITRAMFS_SOURCE="%s"\n' "$staged" \
 		>"$KERNEL_OBJ/slashinit-initramfs.config"
 	# merge_config.sh leaves its temporary files in the current directory.
 	(cd "$KERNEL_OBJ" && KCONFIG_CONFIG=$merged "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m \
@@ -254,7 +256,7 @@ smoke_image() {
 	out=$(abs "$1")
 	marker=${2:-slashinit-smoke}
 	busybox=${BUSYBOX:-/bin/busybox}
-	[ -x "$busybox" ] || die "$busybox not found (Debian: apt-get install busybox-static)"
+	[ -x "$busybox" ] || die "$busybox not found: run scripts/deps.sh (it unpacks Debian's busybox-static under build/debian), or set BUSYBOX=path"
 	# A dynamically linked busybox would need its libc in the image.
 	if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter'; then
 		die "$busybox is dynamically linked; install busybox-static"
@@ -269,7 +271,7 @@ smoke_image() {
 	gcc -O2 -o "$work/gen_init_cpio" "$KERNEL_SRC/usr/gen_init_cpio.c"
 	cat >"$work/init" <<EOF
 #!/bin/busybox sh
-# Smoke-test /init for the minimal kernel (scripts/build-kernel.sh smoke-image).
+# Smoke-test /init for the minimal kernel (mk/build-kernel.sh smoke-image).
 /bin/busybox --install -s /bin
 export PATH=/bin
 echo "SMOKE marker=$marker pid=\$\$"

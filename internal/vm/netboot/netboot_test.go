@@ -1,4 +1,4 @@
-package qemu
+package netboot
 
 import (
 	"fmt"
@@ -12,13 +12,13 @@ import (
 )
 
 func TestNetArgs(t *testing.T) {
-	got := Net{BootFile: "http://10.0.2.2:1/boot.ipxe", Boot: true}.Args()
+	got := Net{BootFile: "http://10.0.2.2:1/boot.ipxe", Boot: true, FirmwareConsole: true}.Args()
 	want := []string{"-netdev", "user,id=net0,bootfile=http://10.0.2.2:1/boot.ipxe", "-device", "e1000,netdev=net0", "-boot", "n", "-machine", "graphics=off"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Args = %q, want %q", got, want)
 	}
-	got = Net{Model: "virtio-net-pci", TFTP: "/srv/tftp"}.Args()
-	want = []string{"-netdev", "user,id=net0,tftp=/srv/tftp", "-device", "virtio-net-pci,netdev=net0"}
+	got = Net{Model: "virtio-net-pci", TFTP: "/srv/tftp", Boot: true}.Args()
+	want = []string{"-netdev", "user,id=net0,tftp=/srv/tftp", "-device", "virtio-net-pci,netdev=net0", "-boot", "n"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Args = %q, want %q", got, want)
 	}
@@ -96,5 +96,47 @@ func TestFileServer(t *testing.T) {
 	s.Close()
 	if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/boot.ipxe", s.Port())); err == nil {
 		t.Error("the server still answers after Close")
+	}
+}
+
+// TFTPDir copies the kernel and the image and writes a script that boots
+// them; without an image, the script loads none.
+func TestTFTPDir(t *testing.T) {
+	src := t.TempDir()
+	kernel, image := filepath.Join(src, "bzImage"), filepath.Join(src, "image.cpio")
+	os.WriteFile(kernel, []byte("kernel bytes"), 0o644)
+	os.WriteFile(image, []byte("image bytes"), 0o644)
+	dir := filepath.Join(t.TempDir(), "tftp")
+	if err := TFTPDir(dir, kernel, image, "console=ttyS0 quiet"); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if read("vmlinuz") != "kernel bytes" || read("initrd.img") != "image bytes" {
+		t.Error("the kernel or the image was not copied as it is")
+	}
+	want := "#!ipxe\ndhcp\nkernel tftp://10.0.2.2/vmlinuz console=ttyS0 quiet\ninitrd tftp://10.0.2.2/initrd.img\nboot\n"
+	if got := read("boot.ipxe"); got != want {
+		t.Errorf("boot.ipxe = %q, want %q", got, want)
+	}
+
+	builtin := filepath.Join(t.TempDir(), "tftp")
+	if err := TFTPDir(builtin, kernel, "", "console=ttyS0"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(builtin, "boot.ipxe"))
+	if strings.Contains(string(b), "initrd") {
+		t.Errorf("a script for a kernel with a built-in image loads an initrd: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(builtin, "initrd.img")); err == nil {
+		t.Error("initrd.img written without an image")
+	}
+	if err := TFTPDir(t.TempDir(), filepath.Join(src, "missing"), "", ""); err == nil {
+		t.Error("a missing kernel was accepted")
 	}
 }

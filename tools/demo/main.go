@@ -8,12 +8,17 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/lines"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 type step struct {
@@ -24,14 +29,14 @@ type step struct {
 }
 
 func main() {
-	kernelFlag := flag.String("kernel", "", "kernel to boot (default: $KERNEL or Debian's newest /boot/vmlinuz-*)")
+	kernelFlag := flag.String("kernel", "", "kernel to boot (default: $KERNEL, else Debian's newest, which scripts/deps.sh unpacks under build/debian)")
 	verbose := flag.Bool("v", false, "copy the serial console to stdout")
 	flag.Parse()
 
 	kernel := *kernelFlag
 	if kernel == "" {
 		var err error
-		if kernel, err = qemu.Kernel(); err != nil {
+		if kernel, err = facts.Kernel(); err != nil {
 			fail(err)
 		}
 	}
@@ -41,28 +46,28 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 
-	say("building bin/init, mkinitramfs and the demo image (configs/) ...")
-	tools, err := qemu.BuildTools(dir)
+	say("building bin/init and the demo image (configs/) ...")
+	tools, err := image.Setup(dir)
 	if err != nil {
 		fail(err)
 	}
 	// As make run: the NIC's driver in the image, when the kernel's
-	// modules are installed here.
-	kmod, err := qemu.NICModules(kernel)
+	// modules are there.
+	kmod, err := image.NICModules(kernel)
 	if err != nil {
 		say("no network in the guest: %v", err)
 	}
 	// The image the second kernel gets as /kernel.initrd: the demo system
 	// plus a shell on ttyS1 that this program types into.
-	second, err := tools.BuildImage(qemu.Image{Files: qemu.ShellService, Extra: kmod})
+	second, err := tools.Build(image.Image{Files: qemu.ShellService, Modules: kmod})
 	if err != nil {
 		fail(err)
 	}
 	// The first boot's image also carries the update: a kernel and an image.
-	first, err := tools.BuildImage(qemu.Image{
-		Files: qemu.ShellService,
-		Host:  map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": second},
-		Extra: kmod,
+	first, err := tools.Build(image.Image{
+		Files:   qemu.ShellService,
+		Host:    map[string]string{"/boot/vmlinuz": kernel, "/boot/initrd.img": second},
+		Modules: kmod,
 	})
 	if err != nil {
 		fail(err)
@@ -77,10 +82,10 @@ func main() {
 		NoReboot: true,
 		Shell:    true,
 		Limit:    6 * time.Minute,
-		Args:     qemu.Net{}.Args(),
+		Args:     netboot.Net{}.Args(),
 	}
 	if *verbose {
-		opts.Log = os.Stdout
+		opts.Echo = func(l qemu.Line) { fmt.Println(l.Text) }
 	}
 	say("booting %s under QEMU (%s accelerator), serial console on ttyS0", kernel, qemu.Accel())
 	vm, err := qemu.Start(opts)
@@ -102,7 +107,7 @@ func main() {
 		if !s.ok {
 			mark = "FAILED"
 		}
-		say("%-6s %s (%.1fs) %s", mark, name, s.took.Seconds(), firstLine(s.note))
+		say("%-6s %s (%.1fs) %s", mark, name, s.took.Seconds(), lines.First(s.note))
 		return s.ok
 	}
 	shell := func(cmd string) (string, error) { return vm.Run(cmd, 60*time.Second) }
@@ -123,7 +128,7 @@ func main() {
 		if err := vm.WaitShell(90 * time.Second); err != nil {
 			return "", err
 		}
-		return waitServices(shell)
+		return services(vm)
 	}) && do("/proc/mounts is what the README says", func() (string, error) {
 		out, err := shell("cat /proc/mounts")
 		if err != nil {
@@ -168,7 +173,7 @@ func main() {
 		}
 		return strings.TrimSpace(cmdline), nil
 	}) && do("the second kernel's services are up", func() (string, error) {
-		return waitServices(shell)
+		return services(vm)
 	}) && do("touch /reboot && reboot: clean teardown, cold reboot, QEMU exits", func() (string, error) {
 		if _, err := shell("touch /reboot && ((sleep 1; reboot) >/dev/null 2>&1 &)"); err != nil {
 			return "", err
@@ -195,30 +200,20 @@ func main() {
 	fmt.Printf("  %d of %d steps seen\n", passed, total)
 	if !ok || passed != total {
 		fmt.Println("\nConsole (last 60 lines):")
-		fmt.Println(indent(lastLines(vm.Console.String(), 60)))
+		fmt.Println(indent(vm.Console.Tail(60)))
 		fmt.Printf("To reproduce: %s\n", vm.CommandLine())
 		vm.Kill()
 		os.Exit(1)
 	}
 }
 
-var running = regexp.MustCompile(`run: /etc/service/(\S+): \(pid \d+\)`)
-
-// waitServices waits until every service of the demo runs.
-func waitServices(shell func(string) (string, error)) (string, error) {
-	var out string
-	var err error
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
-		out, err = shell("sv status /etc/service/*")
-		if err == nil && len(running.FindAllString(out, -1)) == strings.Count(out, "\n") && strings.Contains(out, "hello") {
-			var names []string
-			for _, m := range running.FindAllStringSubmatch(out, -1) {
-				names = append(names, m[1])
-			}
-			return strings.Join(names, ", "), nil
-		}
+// services waits until every service of the demo runs, and names them.
+func services(vm *qemu.VM) (string, error) {
+	pids, err := vm.WaitServices(60 * time.Second)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("services not all running: %s %v", out, err)
+	return strings.Join(slices.Sorted(maps.Keys(pids)), ", "), nil
 }
 
 func say(format string, args ...any) {
@@ -230,23 +225,10 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
-}
-
 func indent(s string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
 		b.WriteString("    " + l + "\n")
 	}
 	return b.String()
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

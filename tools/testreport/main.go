@@ -8,7 +8,7 @@
 // `make test` installs every prerequisite first, so there a skip is an
 // error unless it is expected (TestMinimalKernel runs in make test-kernel).
 //
-//	go test -json ./... | go run ./internal/testreport -allow-skip '^TestMinimalKernel$'
+//	go test -json ./... | go run ./tools/testreport -allow-skip '^TestMinimalKernel$'
 package main
 
 import (

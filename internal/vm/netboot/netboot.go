@@ -1,4 +1,9 @@
-package qemu
+// Package netboot is the network side of a QEMU guest: a NIC on QEMU's
+// user-mode network (Net), the host's HTTP server the guest reaches at
+// 10.0.2.2 (FileServer: iPXE scripts, kernels, images, updates, each request
+// counted), and a TFTP directory for QEMU's own TFTP server (TFTPDir), which
+// together boot a guest from the network as a diskless server boots.
+package netboot
 
 import (
 	"errors"
@@ -7,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,36 +26,13 @@ const (
 	DNSAddr   = "10.0.2.3"  // slirp's DNS forwarder
 )
 
-// KernelRelease is the release of kernel, a vmlinuz-VERSION whose modules
-// are installed in /lib/modules/VERSION; the error says which is not so.
-func KernelRelease(kernel string) (string, error) {
-	kver, ok := strings.CutPrefix(path.Base(kernel), "vmlinuz-")
-	if !ok {
-		return "", fmt.Errorf("cannot tell the release of kernel %s from its name (want vmlinuz-VERSION) for -kver", kernel)
-	}
-	if _, err := os.Stat(path.Join("/lib/modules", kver, "modules.dep")); err != nil {
-		return "", fmt.Errorf("modules of kernel %s not installed (linux-image-amd64): %w", kver, err)
-	}
-	return kver, nil
-}
-
-// NICModules are the mkinitramfs arguments that add the driver of Net's
-// default NIC (e1000) for kernel (see KernelRelease), as the Makefile's
-// KMODS does for make image.
-func NICModules(kernel string) ([]string, error) {
-	kver, err := KernelRelease(kernel)
-	if err != nil {
-		return nil, err
-	}
-	return []string{"-kmod", "e1000", "-kver", kver}, nil
-}
-
-// Net is a NIC on QEMU's user-mode network. The harness starts QEMU with
-// -nodefaults, so a VM has no NIC unless Options.Args carries Net.Args().
+// Net is a NIC on QEMU's user-mode network. Package qemu starts QEMU with
+// -nodefaults, so a VM has no NIC unless qemu.Options.Args carries
+// Net.Args().
 type Net struct {
 	// Model is the NIC QEMU emulates; default "e1000", whose driver is the
-	// e1000 module of Debian's kernel and whose boot ROM is iPXE
-	// (package ipxe-qemu).
+	// e1000 module of Debian's kernel (image.NICModules) and whose boot ROM
+	// is iPXE (package ipxe-qemu).
 	Model string
 	// BootFile is the file name QEMU's DHCP server offers for a network
 	// boot: a path under TFTP, or a URL that iPXE fetches itself
@@ -58,13 +41,15 @@ type Net struct {
 	BootFile string
 	// TFTP is a host directory QEMU serves read-only over TFTP; "" for none.
 	TFTP string
-	// Boot boots from this NIC (-boot n) instead of -kernel, and turns on
-	// SeaBIOS's serial console (-machine graphics=off), so that the
-	// firmware's and iPXE's banners reach the VM's Console stream.
+	// Boot boots from this NIC (-boot n) instead of -kernel.
 	Boot bool
+	// FirmwareConsole turns on SeaBIOS's serial console (-machine
+	// graphics=off), so that the firmware's and iPXE's banners reach the
+	// VM's console: a test counts passes through the firmware by them.
+	FirmwareConsole bool
 }
 
-// Args returns the QEMU arguments for n, for Options.Args.
+// Args returns the QEMU arguments for n, for qemu.Options.Args.
 func (n Net) Args() []string {
 	model := n.Model
 	if model == "" {
@@ -79,7 +64,10 @@ func (n Net) Args() []string {
 	}
 	args := []string{"-netdev", netdev, "-device", model + ",netdev=net0"}
 	if n.Boot {
-		args = append(args, "-boot", "n", "-machine", "graphics=off")
+		args = append(args, "-boot", "n")
+	}
+	if n.FirmwareConsole {
+		args = append(args, "-machine", "graphics=off")
 	}
 	return args
 }
@@ -248,4 +236,34 @@ func (s *FileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.log = append(s.log, fmt.Sprintf("%s /%s %d", r.Method, name, status))
 	s.mu.Unlock()
+}
+
+// TFTPDir prepares dir for Net.TFTP: the kernel as vmlinuz, the image as
+// initrd.img ("" for a kernel with its image built in), and an iPXE script
+// boot.ipxe (Net.BootFile) that fetches them over TFTP and boots the kernel
+// with cmdline.
+func TFTPDir(dir, kernel, image, cmdline string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("TFTP directory: %w", err)
+	}
+	files := map[string]string{"vmlinuz": kernel}
+	initrd := ""
+	if image != "" {
+		files["initrd.img"] = image
+		initrd = "initrd tftp://" + HostAddr + "/initrd.img\n"
+	}
+	for dst, src := range files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("TFTP directory: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			return fmt.Errorf("TFTP directory: %w", err)
+		}
+	}
+	script := "#!ipxe\ndhcp\nkernel tftp://" + HostAddr + "/vmlinuz " + cmdline + "\n" + initrd + "boot\n"
+	if err := os.WriteFile(filepath.Join(dir, "boot.ipxe"), []byte(script), 0o644); err != nil {
+		return fmt.Errorf("TFTP directory: %w", err)
+	}
+	return nil
 }
