@@ -1,0 +1,27 @@
+// Package wrap makes the errors that fmt.Errorf makes with %w, without fmt.
+// The packages PID 1 links (init, kexec, kmsg) build their messages with
+// strconv and string concatenation and wrap with this, so that PID 1 links
+// neither fmt's printer nor the reflect code behind it.
+package wrap
+
+// Error is a message of its own that wraps Err: errors.Is and errors.As see
+// Err through it, as through fmt.Errorf's %w.
+type Error struct {
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Prefix returns prefix + ": " + err's message, wrapping err: what
+// fmt.Errorf("%s: %w", prefix, err) returns.
+func Prefix(prefix string, err error) error {
+	if err == nil {
+		// fmt.Errorf would say %!w(<nil>); a caller's bug must not panic
+		// PID 1.
+		return &Error{Msg: prefix + ": <nil>"}
+	}
+	return &Error{Msg: prefix + ": " + err.Error(), Err: err}
+}
