@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +70,7 @@ func configFromEnv(env []string) (config, []string) {
 			err = errors.New("must be more than zero")
 		}
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("ignoring %s=%q: %v (keeping %v)", name, value, err, *dst))
+			bad = append(bad, "ignoring "+name+"="+strconv.Quote(value)+": "+err.Error()+" (keeping "+dst.String()+")")
 			continue
 		}
 		*dst = d
@@ -93,18 +92,18 @@ func parseDuration(s string) (time.Duration, error) {
 	var d time.Duration
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if f != f || f < 0 || f > maxDuration.Seconds() {
-			return 0, fmt.Errorf("%q: out of range 0..%v", s, maxDuration)
+			return 0, errors.New(strconv.Quote(s) + ": out of range 0.." + maxDuration.String())
 		}
 		d = time.Duration(f * float64(time.Second))
 	} else {
 		var err error
 		d, err = time.ParseDuration(s)
 		if err != nil {
-			return 0, fmt.Errorf("%q: neither seconds nor a duration like 500ms", s)
+			return 0, errors.New(strconv.Quote(s) + ": neither seconds nor a duration like 500ms")
 		}
 	}
 	if d < 0 || d > maxDuration {
-		return 0, fmt.Errorf("%q: out of range 0..%v", s, maxDuration)
+		return 0, errors.New(strconv.Quote(s) + ": out of range 0.." + maxDuration.String())
 	}
 	return d, nil
 }

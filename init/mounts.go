@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // mount is one row of the mount table.
@@ -101,13 +102,13 @@ func applyMounts(sys *system, root string, table []mount) []error {
 		target := filepath.Join(root, m.target)
 		if m.flags&unix.MS_REMOUNT == 0 {
 			if err := os.MkdirAll(target, 0o755); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", m, err)
+				errs[i] = wrap.Prefix(m.String(), err)
 				continue
 			}
 		}
 		err := sys.mount(m.source, target, m.fstype, m.flags, m.data)
 		if err != nil && !errors.Is(err, syscall.EBUSY) {
-			errs[i] = fmt.Errorf("%s: %w", m, err)
+			errs[i] = wrap.Prefix(m.String(), err)
 		}
 	}
 	return errs
