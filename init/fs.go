@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 )
 
@@ -104,7 +105,7 @@ func fixMode(path string, mode uint32) error {
 // command line has the last word: printk.devkmsg= there is left as it is.
 // It reports what it did, for the log.
 func enableDevkmsg(root string) (string, error) {
-	cmdline, err := os.ReadFile(filepath.Join(root, "/proc/cmdline"))
+	cmdline, err := sysfile.ReadFile(filepath.Join(root, "/proc/cmdline"))
 	if err != nil {
 		return "", wrap.Prefix("read /proc/cmdline", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
 )
@@ -116,21 +117,21 @@ type decision struct {
 // decide chooses what to do after /etc/reboot; boot says how /etc/boot
 // went, for the log.
 func (p *pid1) decide(boot stageResult) decision {
-	_, err := os.Stat(filepath.Join(p.root, "/reboot"))
+	_, err := sysfile.Stat(filepath.Join(p.root, "/reboot"))
 	return decide(p.request, err == nil, boot.spawnErr != nil, p.loadKernel, kexec.Explain)
 }
 
 // loadKernel loads /kernel unless kexec is off, in which case an existing
 // /kernel is reported as not loadable, with the reason.
 func (p *pid1) loadKernel() (bool, error) {
-	st, err := os.Stat(filepath.Join(p.root, kexec.KernelFile))
+	st, err := sysfile.Stat(filepath.Join(p.root, kexec.KernelFile))
 	if p.noKexec != nil {
 		return err == nil, p.noKexec
 	}
 	if err == nil {
 		// Loading a large kernel and initrd takes seconds on a slow
 		// machine: say what the pause is.
-		p.say(kmsg.Info, "loading /"+kexec.KernelFile+" ("+strconv.FormatInt(st.Size(), 10)+" bytes) with kexec_file_load")
+		p.say(kmsg.Info, "loading /"+kexec.KernelFile+" ("+strconv.FormatInt(st.Size, 10)+" bytes) with kexec_file_load")
 	}
 	info, found, err := p.sys.loadKernel(p.root)
 	// Checked false with a Note: a format whose header gives no length to
@@ -214,8 +215,8 @@ func (p *pid1) restartUserspace(boot stageResult) {
 
 // pause waits d, reaping children meanwhile; a new request ends it early.
 func (p *pid1) pause(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := newAlarm(d)
+	defer t.stop()
 	for {
 		select {
 		case <-p.chld:

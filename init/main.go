@@ -89,7 +89,9 @@ const gcPercent = 25
 // the mounts and the standard descriptors are in place, so what goes wrong
 // before is collected and logged afterwards.
 func (p *pid1) setup(notes []string) {
-	if err := os.Chdir(p.root); err != nil {
+	// syscall.Chdir: os.Chdir may call os.Getwd, which reaches os.FileInfo
+	// (see internal/sysfile).
+	if err := syscall.Chdir(p.root); err != nil {
 		notes = append(notes, "chdir "+p.root+": "+err.Error())
 	}
 	syscall.Umask(0o022)

@@ -2,13 +2,13 @@ package main
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 )
 
@@ -101,7 +101,7 @@ func applyMounts(sys *system, root string, table []mount) []error {
 	for i, m := range table {
 		target := filepath.Join(root, m.target)
 		if m.flags&unix.MS_REMOUNT == 0 {
-			if err := os.MkdirAll(target, 0o755); err != nil {
+			if err := sysfile.MkdirAll(target, 0o755); err != nil {
 				errs[i] = wrap.Prefix(m.String(), err)
 				continue
 			}

@@ -106,8 +106,8 @@ func (p *pid1) waitNoChildren(d time.Duration) bool {
 	if _, _, none := p.reap(-1); none {
 		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := newAlarm(d)
+	defer t.stop()
 	for {
 		select {
 		case <-p.chld:

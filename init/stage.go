@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
@@ -44,18 +45,18 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 	res.pid = pid
 	p.say(kmsg.Info, "started "+path+" (pid "+strconv.Itoa(pid)+")")
 
-	var timers []*time.Timer
+	var alarms []alarm
 	defer func() {
-		for _, t := range timers {
-			t.Stop()
+		for _, a := range alarms {
+			a.stop()
 		}
 	}()
-	after := func(d time.Duration) <-chan time.Time {
-		t := time.NewTimer(d)
-		timers = append(timers, t)
-		return t.C
+	after := func(d time.Duration) <-chan struct{} {
+		a := newAlarm(d)
+		alarms = append(alarms, a)
+		return a.C
 	}
-	var deadline, killAt, giveUpAt <-chan time.Time
+	var deadline, killAt, giveUpAt <-chan struct{}
 	if timeout > 0 {
 		deadline = after(timeout)
 	}
@@ -182,7 +183,7 @@ func describeStatus(ws syscall.WaitStatus) string {
 func explainSpawn(path string, err error) (int, string) {
 	switch {
 	case errors.Is(err, syscall.ENOENT):
-		if _, serr := os.Stat(path); serr != nil {
+		if _, serr := sysfile.Stat(path); serr != nil {
 			return 127, "not found"
 		}
 		interp, ok := interpreter(path)

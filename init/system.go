@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 	"github.com/slashinit/slashinit/kexec"
 )
@@ -67,7 +68,7 @@ func realSystem() *system {
 		sync:       unix.Sync,
 		forkExec:   forkExecStage,
 		loadKernel: loadKernel,
-		mountinfo:  func() ([]byte, error) { return os.ReadFile("/proc/self/mountinfo") },
+		mountinfo:  func() ([]byte, error) { return sysfile.ReadFile("/proc/self/mountinfo") },
 		processes:  countProcesses,
 		now:        time.Now,
 	}
@@ -241,15 +242,8 @@ func rebootName(cmd int) string {
 
 // countProcesses counts the entries of /proc that are neither us nor kernel
 // threads (PF_KTHREAD in the flags field of /proc/PID/stat).
-// Readdirnames rather than os.ReadDir: the order does not matter here, and
-// ReadDir's sort would link a sorting routine into PID 1 for this alone.
 func countProcesses() int {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return -1
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := sysfile.ReadDirNames("/proc")
 	if err != nil {
 		return -1
 	}
@@ -260,7 +254,7 @@ func countProcesses() int {
 		if err != nil || pid == self {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
+		b, err := sysfile.ReadFile("/proc/" + name + "/stat")
 		if err != nil {
 			continue
 		}

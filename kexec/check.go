@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 )
 
@@ -121,16 +122,16 @@ func CheckKernel(path string) (KernelInfo, error) {
 // checkFile checks an open kernel, so that Load passes to the kernel the very
 // file it checked, not whatever the path names a moment later.
 func checkFile(f *os.File, path string) (KernelInfo, error) {
-	st, err := f.Stat()
+	st, err := sysfile.Fstat(f)
 	if err != nil {
 		return KernelInfo{Path: path}, wrap.Prefix("kexec: check kernel: stat "+path, err)
 	}
-	if !st.Mode().IsRegular() {
+	if !st.Mode.IsRegular() {
 		// kernel_read_file() refuses anything else with EINVAL.
 		return KernelInfo{Path: path}, &KernelError{Path: path, Err: ErrNotKernel,
-			Reason: "not a regular file (" + st.Mode().Type().String() + ")"}
+			Reason: "not a regular file (" + st.Mode.Type().String() + ")"}
 	}
-	return checkImage(f, st.Size(), path, runtime.GOARCH)
+	return checkImage(f, st.Size, path, runtime.GOARCH)
 }
 
 // checkImage is the whole check on r (size bytes) for a machine of the given

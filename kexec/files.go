@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 )
 
@@ -35,7 +36,7 @@ const MaxCmdlineFile = 64 << 10
 // kernel: Load does.
 func FromRoot(root string) (Image, error) {
 	img := Image{Kernel: filepath.Join(root, KernelFile)}
-	if _, err := os.Stat(img.Kernel); err != nil {
+	if _, err := sysfile.Stat(img.Kernel); err != nil {
 		return Image{}, wrap.Prefix("kexec: kernel", err)
 	}
 
@@ -55,7 +56,7 @@ func FromRoot(root string) (Image, error) {
 	img.Cmdline = cmdline
 
 	initrd := filepath.Join(root, InitrdFile)
-	switch _, err := os.Stat(initrd); {
+	switch _, err := sysfile.Stat(initrd); {
 	case err == nil:
 		img.Initrd = initrd
 	case !errors.Is(err, fs.ErrNotExist):
@@ -73,8 +74,8 @@ func readCmdline(path string) (string, error) {
 		return "", wrap.Prefix("kexec: command line", err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > MaxCmdlineFile {
-		return "", cmdlineFileTooLong(path, strconv.FormatInt(st.Size(), 10)+" bytes")
+	if st, err := sysfile.Fstat(f); err == nil && st.Size > MaxCmdlineFile {
+		return "", cmdlineFileTooLong(path, strconv.FormatInt(st.Size, 10)+" bytes")
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxCmdlineFile+1))
 	if err != nil {
@@ -99,5 +100,16 @@ func cmdlineFileTooLong(path, size string) error {
 // newline as part of the last parameter's value.
 func normaliseCmdline(s string) string {
 	s = strings.TrimSpace(s)
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			// "\r\n" is one line break: the '\n' makes the space.
+		case c == '\r' || c == '\n':
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

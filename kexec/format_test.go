@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,15 @@ func TestKernelInfoString(t *testing.T) {
 	want = fmt.Sprintf("%s: %s, %d bytes, not checked: %s", unchecked.Path, unchecked.Format, unchecked.Size, unchecked.Note)
 	if got := unchecked.String(); got != want {
 		t.Errorf("unchecked:\n got %q\nwant %q", got, want)
+	}
+}
+
+// normaliseCmdline folds line breaks as the strings.Replacer it replaced.
+func TestNormaliseCmdline(t *testing.T) {
+	r := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+	for _, s := range []string{"", "a", " console=ttyS0 quiet \n", "a\r\nb\nc\rd", "a\r\r\nb", "a\n\rb", "\r\n\r\n", "x\r", "\ra\n"} {
+		if got, want := normaliseCmdline(s), r.Replace(strings.TrimSpace(s)); got != want {
+			t.Errorf("normaliseCmdline(%q) = %q, want %q", s, got, want)
+		}
 	}
 }

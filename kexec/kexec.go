@@ -59,6 +59,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 )
 
@@ -160,13 +161,13 @@ func openInitrd(path string) (*os.File, error) {
 	if err != nil {
 		return nil, wrap.Prefix("kexec: load: initrd", err)
 	}
-	st, err := f.Stat()
+	st, err := sysfile.Fstat(f)
 	switch {
 	case err != nil:
 		err = wrap.Prefix("kexec: load: initrd: stat "+path, err)
-	case !st.Mode().IsRegular():
-		err = errors.New("kexec: load: initrd " + path + ": not a regular file (" + st.Mode().Type().String() + ")")
-	case st.Size() == 0:
+	case !st.Mode.IsRegular():
+		err = errors.New("kexec: load: initrd " + path + ": not a regular file (" + st.Mode.Type().String() + ")")
+	case st.Size == 0:
 		err = errors.New("kexec: load: initrd " + path + ": empty file")
 	}
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // maxTag bounds the tag so that a record always has room for text: a tag of
@@ -249,8 +251,7 @@ func (w *Writer) appendHead(b []byte, p Priority, cont bool) []byte {
 }
 
 func (w *Writer) wrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if _, ok := wrap.Find[*fs.PathError](err); ok {
 		return err
 	}
 	return &fs.PathError{Op: "write", Path: w.name, Err: err}

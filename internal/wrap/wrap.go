@@ -25,3 +25,31 @@ func Prefix(prefix string, err error) error {
 	}
 	return &Error{Msg: prefix + ": " + err.Error(), Err: err}
 }
+
+// Find returns the first error of type T in err's tree, searched as
+// errors.As searches it (err, then what Unwrap returns, depth first through
+// the errors of an Unwrap() []error), and whether there was one. Unlike
+// errors.As it matches the type exactly, with no As methods: errors.As's
+// assignability test links the reflect code PID 1 otherwise does without.
+func Find[T error](err error) (T, bool) {
+	for err != nil {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if t, ok := Find[T](e); ok {
+					return t, true
+				}
+			}
+			err = nil
+		default:
+			err = nil
+		}
+	}
+	var zero T
+	return zero, false
+}

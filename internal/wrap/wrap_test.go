@@ -42,3 +42,27 @@ func TestErrorMessage(t *testing.T) {
 		t.Errorf("%v: message or wrapping lost", e)
 	}
 }
+
+// Find finds what errors.As finds, for an exact type, through single and
+// joined wrapping.
+func TestFindLikeAs(t *testing.T) {
+	pe := &fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}
+	le := &fs.PathError{Op: "lstat", Path: "/y", Err: syscall.EACCES}
+	for _, err := range []error{
+		nil,
+		errors.New("plain"),
+		pe,
+		Prefix("outer", pe),
+		fmt.Errorf("a: %w", Prefix("b", pe)),
+		errors.Join(errors.New("first"), Prefix("second", le), pe),
+		fmt.Errorf("%w and %w", errors.New("x"), le),
+		Prefix("no path error", syscall.EPERM),
+	} {
+		got, ok := Find[*fs.PathError](err)
+		var want *fs.PathError
+		wantOK := errors.As(err, &want)
+		if ok != wantOK || got != want {
+			t.Errorf("Find(%v) = %v, %v; errors.As finds %v, %v", err, got, ok, want, wantOK)
+		}
+	}
+}
