@@ -28,6 +28,9 @@ func main() {
 	if os.Getpid() != 1 {
 		os.Exit(notPID1(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Before anything else, while no other process exists: a heap on a
+	// transparent huge page costs 2 MiB for good (see thp.go).
+	thpNotes := avoidHugeHeap(os.Args, os.Environ(), heapOnHugePage(), syscall.Exec)
 	// Children inherit ignored dispositions: start from none ignored.
 	resetSignals := resetIgnoredSignals()
 	// At once, so that no signal can end PID 1 (a kernel panic).
@@ -39,6 +42,7 @@ func main() {
 	debug.SetGCPercent(gcPercent)
 
 	cfg, notes := configFromEnv(os.Environ())
+	notes = append(notes, thpNotes...)
 	if len(resetSignals) > 0 {
 		notes = append(notes, "signals "+signalList(resetSignals)+" were ignored when PID 1 started: back to their defaults, so that children do not inherit them")
 	}
