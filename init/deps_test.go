@@ -11,8 +11,6 @@ package main
 //     initialisation, and none of the known costly paths is linked.
 //   - TestSizeWithinFloor: the stripped binary is at most 1.2 times the
 //     smallest Go PID 1 (bench/floor), built alike.
-// What each removed package cost, and how the figures were measured, is in
-// the docs (see issue 12), not here.
 
 import (
 	"bufio"

@@ -29,7 +29,7 @@ func main() {
 		os.Exit(notPID1(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	// Before anything else, while no other process exists: a heap on a
-	// transparent huge page costs 2 MiB for good (see thp.go).
+	// transparent huge page costs a whole one for good (see thp.go).
 	thpNotes := avoidHugeHeap(os.Args, os.Environ(), heapOnHugePage(), syscall.Exec)
 	// Children inherit ignored dispositions: start from none ignored.
 	resetSignals := resetIgnoredSignals()

@@ -4,7 +4,7 @@ package main
 //
 // On a kernel whose transparent_hugepage setting is "always" (Debian's),
 // the Go runtime's first touch of its heap arena, during its start-up and
-// before main, takes a whole huge page (2 MiB on x86_64), which PID 1 then
+// before main, takes a whole huge page (2 MiB with 4 KiB pages), which PID 1 then
 // holds for the life of the server although its heap is a few hundred kB.
 // GODEBUG=disablethp=1 makes the runtime madvise(MADV_NOHUGEPAGE) each heap
 // mapping before it touches it. The Makefile links that setting in
@@ -25,6 +25,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -48,8 +49,8 @@ func avoidHugeHeap(argv, env []string, huge bool, exec func(string, []string, []
 	if huge {
 		if newEnv, restart := thpRestartEnv(env); restart {
 			err := exec(argv[0], argv, newEnv)
-			return []string{"the Go heap is on a transparent huge page (transparent_hugepage=always), which holds 2 MiB " +
-				"more than it needs for the life of the server, and restarting PID 1 with GODEBUG=" + thpDisable +
+			return []string{"the Go heap is on a transparent huge page (transparent_hugepage=always), which holds " + hugeText() +
+				" more than it needs for the life of the server, and restarting PID 1 with GODEBUG=" + thpDisable +
 				" failed: " + errText(err) + "; " + thpBuild + " to spare it"}
 		}
 	}
@@ -58,7 +59,7 @@ func avoidHugeHeap(argv, env []string, huge bool, exec func(string, []string, []
 		notes = append(notes, line)
 		if huge {
 			notes = append(notes, "the Go heap is still on a transparent huge page after the restart with GODEBUG="+
-				thpDisable+": it holds 2 MiB more than it needs for the life of the server")
+				thpDisable+": it holds "+hugeText()+" more than it needs for the life of the server")
 		}
 	}
 	return notes
@@ -108,7 +109,7 @@ func afterTHPRestart() string {
 		os.Unsetenv("GODEBUG")
 	}
 	return "the Go heap was on a transparent huge page (transparent_hugepage=always): PID 1 restarted itself with GODEBUG=" +
-		thpDisable + ", which keeps 2 MiB free for the life of the server; " + thpBuild + " to spare the restart"
+		thpDisable + ", which keeps " + hugeText() + " free for the life of the server; " + thpBuild + " to spare the restart"
 }
 
 // lookupEnv is os.LookupEnv on an environment list (last entry wins, as
@@ -133,13 +134,22 @@ var heapProbe *[64]byte
 // touched a few dozen of them.
 func heapOnHugePage() bool {
 	heapProbe = new([64]byte)
-	page := uintptr(os.Getpagesize())
-	huge := page * page / 8 // what one page table maps: the PMD size
+	huge := hugePageSize()
 	start := uintptr(unsafe.Pointer(heapProbe)) &^ (huge - 1)
-	resident := allResident(start, huge, page)
+	resident := allResident(start, huge, uintptr(os.Getpagesize()))
 	runtime.KeepAlive(heapProbe)
 	return resident
 }
+
+// hugePageSize is the size of a transparent huge page: what one page table
+// maps (the PMD size), 512 pages of 4 KiB on x86_64.
+func hugePageSize() uintptr {
+	page := uintptr(os.Getpagesize())
+	return page * page / 8
+}
+
+// hugeText is hugePageSize for the log: "2 MiB".
+func hugeText() string { return strconv.Itoa(int(hugePageSize()>>20)) + " MiB" }
 
 // allResident reports whether every page of [start, start+length) is
 // resident (mincore(2)); false when the range is not all mapped.

@@ -105,7 +105,7 @@ func TestAfterTHPRestart(t *testing.T) {
 // gave it a huge page, one madvised MADV_NOHUGEPAGE never is.
 func TestAllResident(t *testing.T) {
 	page := uintptr(os.Getpagesize())
-	huge := page * page / 8
+	huge := hugePageSize()
 	for _, advice := range []int{syscall.MADV_HUGEPAGE, syscall.MADV_NOHUGEPAGE} {
 		mem, err := syscall.Mmap(-1, 0, int(2*huge), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
 		if err != nil {

@@ -7,10 +7,9 @@
 // Why: os.FileInfo's implementation carries the modification time as a
 // time.Time, and a program that reaches it (os.Stat, (*os.File).Stat,
 // os.ReadFile, os.MkdirAll, os.Chdir, and ReadDir and Readdirnames all do)
-// links time's formatting
-// and time zone loading, because an interface call of String may reach
-// time.Time's. That is about 70 kB of a static binary that PID 1, resident
-// in full for the life of the server, has no use for.
+// links time's formatting and time zone loading, because an interface call
+// of String may reach time.Time's: code that PID 1, resident in full for
+// the life of the server, has no use for.
 package sysfile
 
 import (
