@@ -173,3 +173,37 @@ func anonHugeKB(t *testing.T, addr uintptr) int {
 	t.Fatal(errors.New("no smaps entry for " + strconv.FormatUint(uint64(addr), 16)))
 	return 0
 }
+
+// The restart's environment always turns disablethp on, keeps everything
+// else, and carries what it takes to put GODEBUG back exactly.
+func FuzzTHPRestartEnv(f *testing.F) {
+	f.Add("HOME=/\x00GODEBUG=madvdontneed=1")
+	f.Add("GODEBUG=\x00GODEBUG=x=1")
+	f.Add("GODEBUG=disablethp=0")
+	f.Add("TERM=linux")
+	f.Fuzz(func(t *testing.T, joined string) {
+		env := strings.Split(joined, "\x00")
+		out, restart := thpRestartEnv(env)
+		if !restart {
+			return
+		}
+		godebug, set := lookupEnv(env, "GODEBUG")
+		newGodebug, _ := lookupEnv(out, "GODEBUG")
+		if newGodebug != thpDisable && !strings.HasSuffix(newGodebug, ","+thpDisable) {
+			t.Errorf("%q: GODEBUG=%q does not end with %s", env, newGodebug, thpDisable)
+		}
+		marker, ok := lookupEnv(out, envTHPRestart)
+		if !ok {
+			t.Fatalf("%q: no %s", env, envTHPRestart)
+		}
+		back, backSet := strings.CutPrefix(marker, "=")
+		if backSet != set || back != godebug {
+			t.Errorf("%q: the marker %q gives back GODEBUG %q (set %v), want %q (set %v)", env, marker, back, backSet, godebug, set)
+		}
+		for _, kv := range env {
+			if !strings.HasPrefix(kv, "GODEBUG=") && !slices.Contains(out, kv) {
+				t.Errorf("%q: %q lost", env, kv)
+			}
+		}
+	})
+}

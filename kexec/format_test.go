@@ -57,3 +57,15 @@ func TestNormaliseCmdline(t *testing.T) {
 		}
 	}
 }
+
+func FuzzNormaliseCmdline(f *testing.F) {
+	for _, s := range []string{"console=ttyS0\r\n", "a\r\r\nb", "\n\r", "  x\ty  "} {
+		f.Add(s)
+	}
+	r := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := normaliseCmdline(s), r.Replace(strings.TrimSpace(s)); got != want {
+			t.Errorf("normaliseCmdline(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
