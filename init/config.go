@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +70,7 @@ func configFromEnv(env []string) (config, []string) {
 			err = errors.New("must be more than zero")
 		}
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("ignoring %s=%q: %v (keeping %v)", name, value, err, *dst))
+			bad = append(bad, "ignoring "+name+"="+strconv.Quote(value)+": "+err.Error()+" (keeping "+dst.String()+")")
 			continue
 		}
 		*dst = d
@@ -90,23 +89,45 @@ const maxDuration = 24 * time.Hour
 // ("500ms", "2m").
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	outOfRange := func() error {
+		return errors.New(strconv.Quote(s) + ": out of range 0.." + maxDuration.String())
+	}
 	var d time.Duration
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f != f || f < 0 || f > maxDuration.Seconds() {
-			return 0, fmt.Errorf("%q: out of range 0..%v", s, maxDuration)
+	var err error
+	if isDecimal(s) {
+		// Seconds, read by time.ParseDuration with the unit added: exact
+		// where a float is not, and without linking strconv.ParseFloat. A
+		// decimal number fails only by overflowing.
+		if d, err = time.ParseDuration(s + "s"); err != nil {
+			return 0, outOfRange()
 		}
-		d = time.Duration(f * float64(time.Second))
-	} else {
-		var err error
-		d, err = time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("%q: neither seconds nor a duration like 500ms", s)
-		}
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, errors.New(strconv.Quote(s) + ": neither seconds nor a duration like 500ms")
 	}
 	if d < 0 || d > maxDuration {
-		return 0, fmt.Errorf("%q: out of range 0..%v", s, maxDuration)
+		return 0, outOfRange()
 	}
 	return d, nil
+}
+
+// isDecimal reports whether s is a decimal number: an optional sign, then
+// digits with at most one '.' among them ("5", "0.5", ".5", "-1").
+func isDecimal(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] >= '0' && s[i] <= '9':
+			digits++
+		case s[i] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
 }
 
 // backoff spaces the restarts of a failing /etc/boot: 1 s, 2 s, 4 s… up to

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // makeFiles creates the links and directories that programs expect and that
@@ -70,10 +72,10 @@ func makeDir(path string, mode uint32) (bool, error) {
 		if errors.Is(err, unix.EEXIST) {
 			return false, nil
 		}
-		return false, fmt.Errorf("mkdir %s: %w", path, err)
+		return false, wrap.Prefix("mkdir "+path, err)
 	}
 	if err := unix.Chmod(path, mode); err != nil {
-		return true, fmt.Errorf("chmod %o %s: %w", mode, path, err)
+		return true, wrap.Prefix("chmod "+octal(mode)+" "+path, err)
 	}
 	return true, nil
 }
@@ -83,16 +85,16 @@ func makeDir(path string, mode uint32) (bool, error) {
 func fixMode(path string, mode uint32) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
-		return fmt.Errorf("lstat %s: %w", path, err)
+		return wrap.Prefix("lstat "+path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("%s is not a directory (mode %o): leaving it alone", path, st.Mode)
+		return errors.New(path + " is not a directory (mode " + octal(st.Mode) + "): leaving it alone")
 	}
 	if st.Mode&0o7777 == mode {
 		return nil
 	}
 	if err := unix.Chmod(path, mode); err != nil {
-		return fmt.Errorf("chmod %o %s: %w", mode, path, err)
+		return wrap.Prefix("chmod "+octal(mode)+" "+path, err)
 	}
 	return nil
 }
@@ -103,9 +105,9 @@ func fixMode(path string, mode uint32) error {
 // command line has the last word: printk.devkmsg= there is left as it is.
 // It reports what it did, for the log.
 func enableDevkmsg(root string) (string, error) {
-	cmdline, err := os.ReadFile(filepath.Join(root, "/proc/cmdline"))
+	cmdline, err := sysfile.ReadFile(filepath.Join(root, "/proc/cmdline"))
 	if err != nil {
-		return "", fmt.Errorf("read /proc/cmdline: %w", err)
+		return "", wrap.Prefix("read /proc/cmdline", err)
 	}
 	for _, w := range strings.Fields(string(cmdline)) {
 		if w == "--" {
@@ -118,14 +120,14 @@ func enableDevkmsg(root string) (string, error) {
 	path := filepath.Join(root, "/proc/sys/kernel/printk_devkmsg")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0) // as a shell's > does
 	if err != nil {
-		return "", fmt.Errorf("open %s: %w", path, err)
+		return "", wrap.Prefix("open "+path, err)
 	}
 	_, err = f.WriteString("on\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("write on to %s: %w", path, err)
+		return "", wrap.Prefix("write on to "+path, err)
 	}
 	return "printk_devkmsg=on: no rate limit on /dev/kmsg writers", nil
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
 )
@@ -39,8 +40,10 @@ type pid1 struct {
 	noKexec error
 }
 
-func (p *pid1) logf(pri kmsg.Priority, format string, args ...any) {
-	p.log.Log(pri, fmt.Sprintf(format, args...))
+// say logs msg. PID 1 builds its messages with strconv and concatenation:
+// fmt would link its reflect-based printer into PID 1 (see deps_test.go).
+func (p *pid1) say(pri kmsg.Priority, msg string) {
+	p.log.Log(pri, msg)
 }
 
 // run is slashinit's loop, forever: PID 1 never returns.
@@ -58,7 +61,7 @@ func (p *pid1) guardedIteration() {
 		if r := recover(); r != nil {
 			func() {
 				defer func() { _ = recover() }() // the logger may be what panics
-				p.logf(kmsg.Crit, "panic while recovering from a panic: %v\n%s", r, firstLines(debug.Stack(), 16))
+				p.say(kmsg.Crit, "panic while recovering from a panic: "+panicText(r)+"\n"+string(firstLines(debug.Stack(), 16)))
 			}()
 			time.Sleep(time.Second)
 		}
@@ -78,7 +81,7 @@ func (p *pid1) iteration() {
 // already pending (it arrived during a backoff wait) skips it.
 func (p *pid1) boot() stageResult {
 	if p.request != noRequest {
-		p.logf(kmsg.Notice, "not starting %s: a %s is pending", bootPath, p.request)
+		p.say(kmsg.Notice, "not starting "+bootPath+": a "+p.request.String()+" is pending")
 		return stageResult{path: bootPath, requested: true}
 	}
 	return p.runStage(filepath.Join(p.root, bootPath), 0, true)
@@ -114,21 +117,21 @@ type decision struct {
 // decide chooses what to do after /etc/reboot; boot says how /etc/boot
 // went, for the log.
 func (p *pid1) decide(boot stageResult) decision {
-	_, err := os.Stat(filepath.Join(p.root, "/reboot"))
+	_, err := sysfile.Stat(filepath.Join(p.root, "/reboot"))
 	return decide(p.request, err == nil, boot.spawnErr != nil, p.loadKernel, kexec.Explain)
 }
 
 // loadKernel loads /kernel unless kexec is off, in which case an existing
 // /kernel is reported as not loadable, with the reason.
 func (p *pid1) loadKernel() (bool, error) {
-	st, err := os.Stat(filepath.Join(p.root, kexec.KernelFile))
+	st, err := sysfile.Stat(filepath.Join(p.root, kexec.KernelFile))
 	if p.noKexec != nil {
 		return err == nil, p.noKexec
 	}
 	if err == nil {
 		// Loading a large kernel and initrd takes seconds on a slow
 		// machine: say what the pause is.
-		p.logf(kmsg.Info, "loading /%s (%d bytes) with kexec_file_load", kexec.KernelFile, st.Size())
+		p.say(kmsg.Info, "loading /"+kexec.KernelFile+" ("+strconv.FormatInt(st.Size, 10)+" bytes) with kexec_file_load")
 	}
 	info, found, err := p.sys.loadKernel(p.root)
 	// Checked false with a Note: a format whose header gives no length to
@@ -136,8 +139,8 @@ func (p *pid1) loadKernel() (bool, error) {
 	// kernel then hangs the machine in the new kernel, and only an atomic
 	// write of /kernel prevents it: say so, once per load.
 	if found && !info.Checked && info.Note != "" {
-		p.logf(kmsg.Warning, "could not check /%s is whole (%s: %s): write it atomically (temporary name, then rename), a truncated kernel hangs the machine",
-			kexec.KernelFile, info.Format, info.Note)
+		p.say(kmsg.Warning, "could not check /"+kexec.KernelFile+" is whole ("+info.Format+": "+info.Note+
+			"): write it atomically (temporary name, then rename), a truncated kernel hangs the machine")
 	}
 	return found, err
 }
@@ -179,10 +182,10 @@ func decide(req request, rebootFile, bootNotStarted bool, loadKernel func() (boo
 // act carries the decision out. Only a restart of userspace returns; so do
 // the others when their reboot(2) failed, and userspace restarts then.
 func (p *pid1) act(d decision, boot stageResult) {
-	p.logf(kmsg.Notice, "%s", d.why)
+	p.say(kmsg.Notice, d.why)
 	if d.action != restartUserspace {
 		err := p.shutdown(d.action)
-		p.logf(kmsg.Crit, "%v; restarting userspace", err)
+		p.say(kmsg.Crit, errText(err)+"; restarting userspace")
 		boot = stageResult{requested: true} // no backoff: that was no crash of /etc/boot
 	}
 	p.restartUserspace(boot)
@@ -202,9 +205,9 @@ func (p *pid1) restartUserspace(boot stageResult) {
 	wait := p.backoff.after(boot.ran, boot.requested)
 	if wait > 0 {
 		if boot.spawnErr != nil {
-			p.logf(kmsg.Notice, "%s could not be started: trying again in %s", bootPath, round(wait))
+			p.say(kmsg.Notice, bootPath+" could not be started: trying again in "+round(wait))
 		} else {
-			p.logf(kmsg.Notice, "%s ran only %s: starting it again in %s", bootPath, round(boot.ran), round(wait))
+			p.say(kmsg.Notice, bootPath+" ran only "+round(boot.ran)+": starting it again in "+round(wait))
 		}
 		p.pause(wait)
 	}
@@ -212,8 +215,8 @@ func (p *pid1) restartUserspace(boot stageResult) {
 
 // pause waits d, reaping children meanwhile; a new request ends it early.
 func (p *pid1) pause(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := newAlarm(d)
+	defer t.stop()
 	for {
 		select {
 		case <-p.chld:
@@ -234,15 +237,15 @@ func (p *pid1) handleSignal(s os.Signal) bool {
 	sig, _ := s.(syscall.Signal)
 	r := requestFor(sig)
 	if r == noRequest {
-		p.logf(kmsg.Debug, "ignoring %s", signalName(sig))
+		p.say(kmsg.Debug, "ignoring "+signalName(sig))
 		return false
 	}
 	if !r.replaces(p.request) {
-		p.logf(kmsg.Notice, "%s: %s requested, but a %s is already pending", signalName(sig), r, p.request)
+		p.say(kmsg.Notice, signalName(sig)+": "+r.String()+" requested, but a "+p.request.String()+" is already pending")
 		return false
 	}
 	p.request = r
-	p.logf(kmsg.Notice, "%s: %s requested", signalName(sig), r)
+	p.say(kmsg.Notice, signalName(sig)+": "+r.String()+" requested")
 	return true
 }
 
@@ -254,11 +257,11 @@ func (p *pid1) survive() {
 	if r == nil {
 		return
 	}
-	p.logf(kmsg.Crit, "panic: %v\n%s", r, firstLines(debug.Stack(), 16))
+	p.say(kmsg.Crit, "panic: "+panicText(r)+"\n"+string(firstLines(debug.Stack(), 16)))
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				p.logf(kmsg.Crit, "panic while stopping processes: %v", r)
+				p.say(kmsg.Crit, "panic while stopping processes: "+panicText(r))
 			}
 		}()
 		p.stopAll()

@@ -7,7 +7,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -26,9 +26,11 @@ func main() {
 	// First of all: anywhere but PID 1 this program would remount / and
 	// signal every process of the machine.
 	if os.Getpid() != 1 {
-		os.Stderr.WriteString("init: must be started by the kernel as PID 1\n")
-		os.Exit(1)
+		os.Exit(notPID1(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Before anything else, while no other process exists: a heap on a
+	// transparent huge page costs a whole one for good (see thp.go).
+	thpNotes := avoidHugeHeap(os.Args, os.Environ(), heapOnHugePage(), syscall.Exec)
 	// Children inherit ignored dispositions: start from none ignored.
 	resetSignals := resetIgnoredSignals()
 	// At once, so that no signal can end PID 1 (a kernel panic).
@@ -40,8 +42,9 @@ func main() {
 	debug.SetGCPercent(gcPercent)
 
 	cfg, notes := configFromEnv(os.Environ())
+	notes = append(notes, thpNotes...)
 	if len(resetSignals) > 0 {
-		notes = append(notes, fmt.Sprintf("signals %v were ignored when PID 1 started: back to their defaults, so that children do not inherit them", resetSignals))
+		notes = append(notes, "signals "+signalList(resetSignals)+" were ignored when PID 1 started: back to their defaults, so that children do not inherit them")
 	}
 	p := &pid1{
 		sys:     realSystem(),
@@ -57,12 +60,27 @@ func main() {
 		// not set up by then stays undone, and the loop runs all the same.
 		defer func() {
 			if r := recover(); r != nil {
-				p.logf(kmsg.Crit, "panic during setup: %v\n%s", r, firstLines(debug.Stack(), 16))
+				p.say(kmsg.Crit, "panic during setup: "+panicText(r)+"\n"+string(firstLines(debug.Stack(), 16)))
 			}
 		}()
 		p.setup(notes)
 	}()
 	p.run()
+}
+
+// notPID1 is all the program does when it is not PID 1: with the single
+// argument -version (or --version) it prints the version its first log line
+// would show and returns 0; otherwise it says why it refuses and returns 1.
+// It reads nothing and touches nothing else. As PID 1 the arguments are
+// ignored: the kernel passes on the command-line words it does not know,
+// and PID 1 must never exit.
+func notPID1(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		io.WriteString(stdout, "slashinit "+version+"\n")
+		return 0
+	}
+	io.WriteString(stderr, "init: must be started by the kernel as PID 1\n")
+	return 1
 }
 
 // gcPercent bounds how far the heap grows between collections: the
@@ -75,7 +93,9 @@ const gcPercent = 25
 // the mounts and the standard descriptors are in place, so what goes wrong
 // before is collected and logged afterwards.
 func (p *pid1) setup(notes []string) {
-	if err := os.Chdir(p.root); err != nil {
+	// syscall.Chdir: os.Chdir may call os.Getwd, which reaches os.FileInfo
+	// (see internal/sysfile).
+	if err := syscall.Chdir(p.root); err != nil {
 		notes = append(notes, "chdir "+p.root+": "+err.Error())
 	}
 	syscall.Umask(0o022)
@@ -105,35 +125,34 @@ func (p *pid1) setup(notes []string) {
 			mounted = append(mounted, m.target)
 		}
 	}
-	p.logf(kmsg.Info, "slashinit %s: PID 1 up; mounted %s", version, strings.Join(mounted, " "))
+	p.say(kmsg.Info, "slashinit "+version+": PID 1 up; mounted "+strings.Join(mounted, " "))
 	for i, err := range mountErrs {
 		if err == nil {
 			continue
 		}
 		if table[i].optional {
-			p.logf(kmsg.Warning, "%v (optional, going on)", err)
+			p.say(kmsg.Warning, err.Error()+" (optional, going on)")
 		} else {
-			p.logf(kmsg.Err, "%v", err)
+			p.say(kmsg.Err, err.Error())
 		}
 	}
 	for _, n := range notes {
-		p.logf(kmsg.Warning, "%s", n)
+		p.say(kmsg.Warning, n)
 	}
 	if devkmsgErr != nil {
-		p.logf(kmsg.Warning, "%v", devkmsgErr)
+		p.say(kmsg.Warning, devkmsgErr.Error())
 	} else {
-		p.logf(kmsg.Info, "%s", devkmsg)
+		p.say(kmsg.Info, devkmsg)
 	}
 	for _, err := range makeFiles(p.root) {
-		p.logf(kmsg.Warning, "%v", err)
+		p.say(kmsg.Warning, err.Error())
 	}
 	p.disableCtrlAltDel()
 	if err := unlinkInit(p.root); err != nil {
-		p.logf(kmsg.Warning, "%v", err)
+		p.say(kmsg.Warning, err.Error())
 	}
-	p.logf(kmsg.Info, "grace period %s, %s timeout %s, backoff %s..%s (reset after a run of %s)",
-		round(p.cfg.grace), rebootPath, round(p.cfg.rebootTimeout),
-		round(p.cfg.backoffMin), round(p.cfg.backoffMax), round(p.cfg.resetAfter))
+	p.say(kmsg.Info, "grace period "+round(p.cfg.grace)+", "+rebootPath+" timeout "+round(p.cfg.rebootTimeout)+
+		", backoff "+round(p.cfg.backoffMin)+".."+round(p.cfg.backoffMax)+" (reset after a run of "+round(p.cfg.resetAfter)+")")
 }
 
 // errContained is why kexec is off in a PID namespace.
@@ -147,11 +166,11 @@ func (p *pid1) disableCtrlAltDel() {
 	err := p.sys.reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 	switch {
 	case err == nil:
-		p.logf(kmsg.Info, "Ctrl-Alt-Del sends SIGINT to PID 1")
+		p.say(kmsg.Info, "Ctrl-Alt-Del sends SIGINT to PID 1")
 	case errors.Is(err, syscall.EINVAL):
 		p.noKexec = errContained
-		p.logf(kmsg.Notice, "%v: %v", err, errContained)
+		p.say(kmsg.Notice, err.Error()+": "+errContained.Error())
 	default:
-		p.logf(kmsg.Warning, "%v", err)
+		p.say(kmsg.Warning, err.Error())
 	}
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // mount is one row of the mount table.
@@ -100,14 +101,14 @@ func applyMounts(sys *system, root string, table []mount) []error {
 	for i, m := range table {
 		target := filepath.Join(root, m.target)
 		if m.flags&unix.MS_REMOUNT == 0 {
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", m, err)
+			if err := sysfile.MkdirAll(target, 0o755); err != nil {
+				errs[i] = wrap.Prefix(m.String(), err)
 				continue
 			}
 		}
 		err := sys.mount(m.source, target, m.fstype, m.flags, m.data)
 		if err != nil && !errors.Is(err, syscall.EBUSY) {
-			errs[i] = fmt.Errorf("%s: %w", m, err)
+			errs[i] = wrap.Prefix(m.String(), err)
 		}
 	}
 	return errs

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/wrap"
 	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
 )
@@ -25,33 +26,33 @@ func (p *pid1) shutdown(a action) error {
 	// the operator's last word.
 	switch {
 	case p.request == poweroffRequest && a != powerOff:
-		p.logf(kmsg.Notice, "power-off requested during the teardown: powering off instead")
+		p.say(kmsg.Notice, "power-off requested during the teardown: powering off instead")
 		a = powerOff
 	case p.request == haltRequest && a != halt:
-		p.logf(kmsg.Notice, "halt requested during the teardown: halting instead")
+		p.say(kmsg.Notice, "halt requested during the teardown: halting instead")
 		a = halt
 	}
 	var err error
 	switch a {
 	case powerOff:
-		p.logf(kmsg.Notice, "powering off")
+		p.say(kmsg.Notice, "powering off")
 		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	case halt:
-		p.logf(kmsg.Notice, "halting")
+		p.say(kmsg.Notice, "halting")
 		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT)
 	case kexecReboot:
-		p.logf(kmsg.Notice, "rebooting into /kernel")
+		p.say(kmsg.Notice, "rebooting into /kernel")
 		if err = p.sys.execKernel(); err != nil {
 			// In words, as a failed load is; still wrapping the errno.
 			words := strings.TrimPrefix(kexec.Explain(err), err.Error())
-			return fmt.Errorf("%s failed: %w%s", a, err, words)
+			return &wrap.Error{Msg: a.String() + " failed: " + err.Error() + words, Err: err}
 		}
 	default:
-		p.logf(kmsg.Notice, "rebooting")
+		p.say(kmsg.Notice, "rebooting")
 		err = p.sys.reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	}
 	if err != nil {
-		return fmt.Errorf("%s failed: %w", a, err)
+		return wrap.Prefix(a.String()+" failed", err)
 	}
 	return nil
 }
@@ -63,29 +64,28 @@ func (p *pid1) shutdown(a action) error {
 // kernel.
 func (p *pid1) stopAll() {
 	start := p.sys.now()
-	p.logf(kmsg.Notice, "sending SIGTERM to all processes")
+	p.say(kmsg.Notice, "sending SIGTERM to all processes")
 	if err := p.sys.kill(-1, syscall.SIGTERM); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
 			p.reap(-1)
-			p.logf(kmsg.Info, "no process left")
+			p.say(kmsg.Info, "no process left")
 			return
 		}
-		p.logf(kmsg.Err, "%v", err)
+		p.say(kmsg.Err, err.Error())
 	}
 	if p.waitNoChildren(p.cfg.grace) {
-		p.logf(kmsg.Info, "all processes exited after %s", round(p.sys.now().Sub(start)))
+		p.say(kmsg.Info, "all processes exited after "+round(p.sys.now().Sub(start)))
 		return
 	}
-	p.logf(kmsg.Warning, "%d processes left after %s, sending SIGKILL",
-		p.sys.processes(), round(p.sys.now().Sub(start)))
+	p.say(kmsg.Warning, strconv.Itoa(p.sys.processes())+" processes left after "+round(p.sys.now().Sub(start))+", sending SIGKILL")
 	if err := p.sys.kill(-1, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		p.logf(kmsg.Err, "%v", err)
+		p.say(kmsg.Err, err.Error())
 	}
 	if p.waitNoChildren(p.afterKill()) {
-		p.logf(kmsg.Info, "all processes gone after %s", round(p.sys.now().Sub(start)))
+		p.say(kmsg.Info, "all processes gone after "+round(p.sys.now().Sub(start)))
 		return
 	}
-	p.logf(kmsg.Err, "%d processes still left after SIGKILL (stuck in the kernel?): going on", p.sys.processes())
+	p.say(kmsg.Err, strconv.Itoa(p.sys.processes())+" processes still left after SIGKILL (stuck in the kernel?): going on")
 }
 
 // afterKill is how long a process gets to die of SIGKILL before PID 1 goes
@@ -96,7 +96,7 @@ func (p *pid1) afterKill() time.Duration { return max(p.cfg.grace, time.Second) 
 
 // sync flushes the file systems, saying so first: a sync can take long.
 func (p *pid1) sync() {
-	p.logf(kmsg.Notice, "syncing")
+	p.say(kmsg.Notice, "syncing")
 	p.sys.sync()
 }
 
@@ -106,8 +106,8 @@ func (p *pid1) waitNoChildren(d time.Duration) bool {
 	if _, _, none := p.reap(-1); none {
 		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	t := newAlarm(d)
+	defer t.stop()
 	for {
 		select {
 		case <-p.chld:
@@ -129,7 +129,7 @@ func (p *pid1) waitNoChildren(d time.Duration) bool {
 func (p *pid1) unmountAll() {
 	b, err := p.sys.mountinfo()
 	if err != nil {
-		p.logf(kmsg.Err, "read /proc/self/mountinfo: %v", err)
+		p.say(kmsg.Err, "read /proc/self/mountinfo: "+err.Error())
 		return
 	}
 	ours := map[string]bool{"/": true}
@@ -142,11 +142,11 @@ func (p *pid1) unmountAll() {
 		if ours[t] {
 			continue
 		}
-		p.logf(kmsg.Notice, "unmounting %s", t)
+		p.say(kmsg.Notice, "unmounting "+t)
 		if err := p.sys.unmount(t, 0); err != nil {
-			p.logf(kmsg.Warning, "umount %s: %v; remounting it read-only", t, err)
+			p.say(kmsg.Warning, "umount "+t+": "+err.Error()+"; remounting it read-only")
 			if err := p.sys.mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-				p.logf(kmsg.Err, "mount -o remount,ro %s: %v", t, err)
+				p.say(kmsg.Err, "mount -o remount,ro "+t+": "+err.Error())
 			}
 		}
 	}

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
@@ -38,24 +39,24 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 	if err != nil {
 		code, why := explainSpawn(path, err)
 		res.spawnErr = err
-		p.logf(kmsg.Err, "%s: %s (status %d): %v", path, why, code, err)
+		p.say(kmsg.Err, path+": "+why+" (status "+strconv.Itoa(code)+"): "+err.Error())
 		return res
 	}
 	res.pid = pid
-	p.logf(kmsg.Info, "started %s (pid %d)", path, pid)
+	p.say(kmsg.Info, "started "+path+" (pid "+strconv.Itoa(pid)+")")
 
-	var timers []*time.Timer
+	var alarms []alarm
 	defer func() {
-		for _, t := range timers {
-			t.Stop()
+		for _, a := range alarms {
+			a.stop()
 		}
 	}()
-	after := func(d time.Duration) <-chan time.Time {
-		t := time.NewTimer(d)
-		timers = append(timers, t)
-		return t.C
+	after := func(d time.Duration) <-chan struct{} {
+		a := newAlarm(d)
+		alarms = append(alarms, a)
+		return a.C
 	}
-	var deadline, killAt, giveUpAt <-chan time.Time
+	var deadline, killAt, giveUpAt <-chan struct{}
 	if timeout > 0 {
 		deadline = after(timeout)
 	}
@@ -64,7 +65,7 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			return
 		}
 		res.stopped = why
-		p.logf(kmsg.Notice, "%s: sending SIGTERM to %s (process group %d)", why, path, pid)
+		p.say(kmsg.Notice, why+": sending SIGTERM to "+path+" (process group "+strconv.Itoa(pid)+")")
 		p.signalGroup(pid, syscall.SIGTERM)
 		killAt = after(p.cfg.grace)
 	}
@@ -85,7 +86,7 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			if none {
 				// Someone else reaped it: nothing to wait for.
 				res.ran = p.sys.now().Sub(start)
-				p.logf(kmsg.Err, "%s (pid %d) is gone, and not by our wait4", path, pid)
+				p.say(kmsg.Err, path+" (pid "+strconv.Itoa(pid)+") is gone, and not by our wait4")
 				return res
 			}
 		case s := <-p.sigs:
@@ -98,8 +99,8 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			stop("timed out after " + round(timeout))
 		case <-killAt:
 			killAt = nil
-			p.logf(kmsg.Warning, "%s (pid %d) still running %s after SIGTERM: sending SIGKILL to its process group",
-				path, pid, round(p.cfg.grace))
+			p.say(kmsg.Warning, path+" (pid "+strconv.Itoa(pid)+") still running "+round(p.cfg.grace)+
+				" after SIGTERM: sending SIGKILL to its process group")
 			p.signalGroup(pid, syscall.SIGKILL)
 			// Waiting for a process stuck in the kernel would keep PID 1
 			// in this stage for good (see afterKill). The reap(-1) calls
@@ -107,8 +108,8 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 			giveUpAt = after(p.afterKill())
 		case <-giveUpAt:
 			res.ran = p.sys.now().Sub(start)
-			p.logf(kmsg.Err, "%s (pid %d) did not die %s after SIGKILL (stuck in the kernel?): going on without it",
-				path, pid, round(p.afterKill()))
+			p.say(kmsg.Err, path+" (pid "+strconv.Itoa(pid)+") did not die "+round(p.afterKill())+
+				" after SIGKILL (stuck in the kernel?): going on without it")
 			return res
 		}
 	}
@@ -121,7 +122,7 @@ func (p *pid1) signalGroup(pgid int, sig syscall.Signal) {
 		return // never -1 or 0 by accident
 	}
 	if err := p.sys.kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		p.logf(kmsg.Warning, "%v", err)
+		p.say(kmsg.Warning, err.Error())
 	}
 }
 
@@ -138,7 +139,7 @@ func (p *pid1) reap(watch int) (st syscall.WaitStatus, found, none bool) {
 		case errors.Is(err, syscall.ECHILD):
 			return st, found, true
 		case err != nil:
-			p.logf(kmsg.Err, "wait4: %v", err)
+			p.say(kmsg.Err, "wait4: "+err.Error())
 			return st, found, false
 		case pid <= 0:
 			return st, found, false
@@ -154,7 +155,7 @@ func (p *pid1) logEnd(res stageResult) {
 	if exitCode(res.status) != 0 && res.stopped == "" {
 		pri = kmsg.Warning
 	}
-	p.logf(pri, "%s (pid %d) %s after %s", res.path, res.pid, describeStatus(res.status), round(res.ran))
+	p.say(pri, res.path+" (pid "+strconv.Itoa(res.pid)+") "+describeStatus(res.status)+" after "+round(res.ran))
 }
 
 // exitCode is the status a shell would give: the exit status, or 128 plus
@@ -168,13 +169,13 @@ func exitCode(ws syscall.WaitStatus) int {
 
 func describeStatus(ws syscall.WaitStatus) string {
 	if ws.Signaled() {
-		s := fmt.Sprintf("was killed by %s (status %d)", signalName(ws.Signal()), exitCode(ws))
+		s := "was killed by " + signalName(ws.Signal()) + " (status " + strconv.Itoa(exitCode(ws)) + ")"
 		if ws.CoreDump() {
 			s += ", core dumped"
 		}
 		return s
 	}
-	return fmt.Sprintf("exited with status %d", ws.ExitStatus())
+	return "exited with status " + strconv.Itoa(ws.ExitStatus())
 }
 
 // explainSpawn says in words why execve(path) failed, with the status a
@@ -182,7 +183,7 @@ func describeStatus(ws syscall.WaitStatus) string {
 func explainSpawn(path string, err error) (int, string) {
 	switch {
 	case errors.Is(err, syscall.ENOENT):
-		if _, serr := os.Stat(path); serr != nil {
+		if _, serr := sysfile.Stat(path); serr != nil {
 			return 127, "not found"
 		}
 		interp, ok := interpreter(path)

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +53,7 @@ func setupStdio(root string) []string {
 func openBlocking(path string, flags int, notes *[]string) int {
 	fd, err := unix.Open(path, flags|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		*notes = append(*notes, fmt.Sprintf("open %s: %v", path, err))
+		*notes = append(*notes, "open "+path+": "+err.Error())
 		return -1
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -61,7 +61,7 @@ func openBlocking(path string, flags int, notes *[]string) int {
 		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 	}
 	if err != nil {
-		*notes = append(*notes, fmt.Sprintf("fcntl %s: clearing O_NONBLOCK: %v", path, err))
+		*notes = append(*notes, "fcntl "+path+": clearing O_NONBLOCK: "+err.Error())
 	}
 	return fd
 }
@@ -78,7 +78,7 @@ func placeStdio(fds [3]int, notes *[]string) {
 		}
 		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 		if err != nil {
-			*notes = append(*notes, fmt.Sprintf("fcntl(%d, F_DUPFD_CLOEXEC): %v", fd, err))
+			*notes = append(*notes, "fcntl("+strconv.Itoa(fd)+", F_DUPFD_CLOEXEC): "+err.Error())
 			continue
 		}
 		high[i] = h
@@ -89,7 +89,7 @@ func placeStdio(fds [3]int, notes *[]string) {
 		}
 		// dup3 without O_CLOEXEC: every child inherits 0, 1 and 2.
 		if err := unix.Dup3(h, i, 0); err != nil {
-			*notes = append(*notes, fmt.Sprintf("dup3(%d, %d): %v", h, i, err))
+			*notes = append(*notes, "dup3("+strconv.Itoa(h)+", "+strconv.Itoa(i)+"): "+err.Error())
 		}
 	}
 	closed := map[int]bool{}

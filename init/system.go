@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
@@ -12,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 	"github.com/slashinit/slashinit/kexec"
 )
 
@@ -67,7 +68,7 @@ func realSystem() *system {
 		sync:       unix.Sync,
 		forkExec:   forkExecStage,
 		loadKernel: loadKernel,
-		mountinfo:  func() ([]byte, error) { return os.ReadFile("/proc/self/mountinfo") },
+		mountinfo:  func() ([]byte, error) { return sysfile.ReadFile("/proc/self/mountinfo") },
 		processes:  countProcesses,
 		now:        time.Now,
 	}
@@ -78,10 +79,10 @@ var errNotPID1 = errors.New("refused: not PID 1")
 // rebootSelf calls reboot(2) from PID 1 itself.
 func rebootSelf(cmd int) error {
 	if os.Getpid() != 1 {
-		return fmt.Errorf("reboot(%s): %w", rebootName(cmd), errNotPID1)
+		return wrap.Prefix("reboot("+rebootName(cmd)+")", errNotPID1)
 	}
 	if err := unix.Reboot(cmd); err != nil {
-		return fmt.Errorf("reboot(%s): %w", rebootName(cmd), err)
+		return wrap.Prefix("reboot("+rebootName(cmd)+")", err)
 	}
 	return nil
 }
@@ -89,11 +90,12 @@ func rebootSelf(cmd int) error {
 // killGuarded is kill(2), refusing the broadcast forms (-1: every process;
 // 0: our own process group) unless we are PID 1.
 func killGuarded(pid int, sig syscall.Signal) error {
+	call := "kill(" + strconv.Itoa(pid) + ", " + unix.SignalName(sig) + ")"
 	if pid == 0 || (pid == -1 && os.Getpid() != 1) {
-		return fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), errNotPID1)
+		return wrap.Prefix(call, errNotPID1)
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
-		return fmt.Errorf("kill(%d, %s): %w", pid, unix.SignalName(sig), err)
+		return wrap.Prefix(call, err)
 	}
 	return nil
 }
@@ -125,7 +127,7 @@ func loadKernel(root string) (kexec.KernelInfo, bool, error) {
 		return kexec.KernelInfo{}, true, err
 	}
 	if os.Getpid() != 1 {
-		return kexec.KernelInfo{}, true, fmt.Errorf("kexec load %s: %w", img.Kernel, errNotPID1)
+		return kexec.KernelInfo{}, true, wrap.Prefix("kexec load "+img.Kernel, errNotPID1)
 	}
 	info, err := kexec.Load(img)
 	return info, true, err
@@ -135,7 +137,7 @@ func loadKernel(root string) (kexec.KernelInfo, bool, error) {
 // refusing unless we are PID 1, as rebootSelf does.
 func execKernel() error {
 	if os.Getpid() != 1 {
-		return fmt.Errorf("kexec execute: %w", errNotPID1)
+		return wrap.Prefix("kexec execute", errNotPID1)
 	}
 	return kexec.Execute()
 }
@@ -151,14 +153,15 @@ func execKernel() error {
 // raw system calls (reboot, exit_group) and touches nothing else of the Go
 // runtime. This is what syscall.forkAndExecInChild does before its exec.
 func rebootFromChild(cmd int) error {
+	call := "reboot(" + rebootName(cmd) + ") from a child"
 	if os.Getpid() != 1 {
-		return fmt.Errorf("reboot(%s) from a child: %w", rebootName(cmd), errNotPID1)
+		return wrap.Prefix(call, errNotPID1)
 	}
 	ws, err := forkSyscall(syscall.SYS_REBOOT, unix.LINUX_REBOOT_MAGIC1, unix.LINUX_REBOOT_MAGIC2, uintptr(cmd))
 	if err != nil {
-		return fmt.Errorf("reboot(%s) from a child: %w", rebootName(cmd), err)
+		return wrap.Prefix(call, err)
 	}
-	return fmt.Errorf("reboot(%s) from a child: returned (child %s)", rebootName(cmd), describeStatus(ws))
+	return errors.New(call + ": returned (child " + describeStatus(ws) + ")")
 }
 
 // forkSyscall runs one system call in a forked child and returns the
@@ -172,14 +175,14 @@ func forkSyscall(trap, a1, a2, a3 uintptr) (syscall.WaitStatus, error) {
 		all.Val[i] = ^uint64(0)
 	}
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &all, &old); err != nil {
-		return 0, fmt.Errorf("rt_sigprocmask: %w", err)
+		return 0, wrap.Prefix("rt_sigprocmask", err)
 	}
 	pid, errno := rawForkSyscall(trap, a1, a2, a3)
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil); err != nil {
-		return 0, fmt.Errorf("rt_sigprocmask: %w", err)
+		return 0, wrap.Prefix("rt_sigprocmask", err)
 	}
 	if errno != 0 {
-		return 0, fmt.Errorf("clone: %w", errno)
+		return 0, wrap.Prefix("clone", errno)
 	}
 	var ws syscall.WaitStatus
 	for {
@@ -188,7 +191,7 @@ func forkSyscall(trap, a1, a2, a3 uintptr) (syscall.WaitStatus, error) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("wait4(%d): %w", pid, err)
+			return 0, wrap.Prefix("wait4("+strconv.Itoa(pid)+")", err)
 		}
 		break
 	}
@@ -240,18 +243,18 @@ func rebootName(cmd int) string {
 // countProcesses counts the entries of /proc that are neither us nor kernel
 // threads (PF_KTHREAD in the flags field of /proc/PID/stat).
 func countProcesses() int {
-	entries, err := os.ReadDir("/proc")
+	names, err := sysfile.ReadDirNames("/proc")
 	if err != nil {
 		return -1
 	}
 	self := os.Getpid()
 	n := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
 		if err != nil || pid == self {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		b, err := sysfile.ReadFile("/proc/" + name + "/stat")
 		if err != nil {
 			continue
 		}

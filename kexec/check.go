@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"strconv"
+
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // Sentinels for the kernel-image checks, for errors.Is. Each comes wrapped in
@@ -73,11 +76,13 @@ func (i KernelInfo) MaxCmdline() int {
 const elfcorehdrReserve = 30
 
 func (i KernelInfo) String() string {
+	size := strconv.FormatInt(i.Size, 10)
 	if !i.Checked {
-		return fmt.Sprintf("%s: %s, %d bytes, not checked: %s", i.Path, i.Format, i.Size, i.Note)
+		return i.Path + ": " + i.Format + ", " + size + " bytes, not checked: " + i.Note
 	}
-	return fmt.Sprintf("%s: %s, boot protocol %d.%02d, %d bytes (header declares %d), command line up to %d bytes",
-		i.Path, i.Format, i.Protocol>>8, i.Protocol&0xff, i.Size, i.Declared, i.MaxCmdline())
+	return i.Path + ": " + i.Format + ", boot protocol " + protocol(i.Protocol) + ", " + size +
+		" bytes (header declares " + strconv.FormatInt(i.Declared, 10) + "), command line up to " +
+		strconv.Itoa(i.MaxCmdline()) + " bytes"
 }
 
 // Offsets in the x86 boot sector and setup header (Documentation/arch/x86/boot.rst).
@@ -108,7 +113,7 @@ const (
 func CheckKernel(path string) (KernelInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return KernelInfo{Path: path}, fmt.Errorf("kexec: check kernel: %w", err)
+		return KernelInfo{Path: path}, wrap.Prefix("kexec: check kernel", err)
 	}
 	defer f.Close()
 	return checkFile(f, path)
@@ -117,31 +122,31 @@ func CheckKernel(path string) (KernelInfo, error) {
 // checkFile checks an open kernel, so that Load passes to the kernel the very
 // file it checked, not whatever the path names a moment later.
 func checkFile(f *os.File, path string) (KernelInfo, error) {
-	st, err := f.Stat()
+	st, err := sysfile.Fstat(f)
 	if err != nil {
-		return KernelInfo{Path: path}, fmt.Errorf("kexec: check kernel: stat %s: %w", path, err)
+		return KernelInfo{Path: path}, wrap.Prefix("kexec: check kernel: stat "+path, err)
 	}
-	if !st.Mode().IsRegular() {
+	if !st.Mode.IsRegular() {
 		// kernel_read_file() refuses anything else with EINVAL.
 		return KernelInfo{Path: path}, &KernelError{Path: path, Err: ErrNotKernel,
-			Reason: fmt.Sprintf("not a regular file (%s)", st.Mode().Type())}
+			Reason: "not a regular file (" + st.Mode.Type().String() + ")"}
 	}
-	return checkImage(f, st.Size(), path, runtime.GOARCH)
+	return checkImage(f, st.Size, path, runtime.GOARCH)
 }
 
 // checkImage is the whole check on r (size bytes) for a machine of the given
 // GOARCH; it reads the first KiB only.
 func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error) {
 	info := KernelInfo{Path: path, Format: "unknown", Size: size}
-	refuse := func(sentinel error, format string, args ...any) (KernelInfo, error) {
-		return info, &KernelError{Path: path, Err: sentinel, Reason: fmt.Sprintf(format, args...)}
+	refuse := func(sentinel error, reason string) (KernelInfo, error) {
+		return info, &KernelError{Path: path, Err: sentinel, Reason: reason}
 	}
 	if size == 0 {
 		return refuse(ErrNotKernel, "empty file")
 	}
 	hdr := make([]byte, min(size, headerReadBytes))
 	if n, err := r.ReadAt(hdr, 0); n < len(hdr) {
-		return info, fmt.Errorf("kexec: check kernel: read %s: %w", path, err)
+		return info, wrap.Prefix("kexec: check kernel: read "+path, err)
 	}
 
 	if len(hdr) >= offHeaderMagic+4 && string(hdr[offHeaderMagic:offHeaderMagic+4]) == "HdrS" {
@@ -151,7 +156,7 @@ func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error
 	if len(hdr) >= arm64MagicOff+4 && string(hdr[arm64MagicOff:arm64MagicOff+4]) == "ARM\x64" {
 		info.Format = "arm64 Image"
 		if arch != "arm64" {
-			return refuse(ErrNotKernel, "an arm64 kernel Image, this machine is %s", arch)
+			return refuse(ErrNotKernel, "an arm64 kernel Image, this machine is "+arch)
 		}
 		// image_size in this header includes the BSS, so it says nothing
 		// about how long the file must be.
@@ -161,8 +166,8 @@ func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error
 	if arch == "amd64" && len(hdr) < setupHeaderEnd && bytes.HasPrefix(hdr, []byte("MZ")) {
 		// Too short to hold the setup header, but it starts like an x86
 		// kernel with an EFI stub (all distribution kernels do).
-		return refuse(ErrTruncated, "file has %d bytes and starts like a bzImage (MZ), whose setup header alone needs %d: was the download interrupted?",
-			size, setupHeaderEnd)
+		return refuse(ErrTruncated, "file has "+strconv.FormatInt(size, 10)+" bytes and starts like a bzImage (MZ), whose setup header alone needs "+
+			strconv.Itoa(setupHeaderEnd)+": was the download interrupted?")
 	}
 	what := describe(hdr)
 	if arch == "amd64" {
@@ -170,37 +175,36 @@ func checkImage(r io.ReaderAt, size int64, path, arch string) (KernelInfo, error
 		// fails with ENOEXEC, so say why now. Elsewhere loaders vary with
 		// the kernel version (arm64 EFI zboot, riscv ELF): let the kernel
 		// decide.
-		return refuse(ErrNotKernel, "no bzImage header (no \"HdrS\" at %#x)%s; kexec_file_load on x86_64 takes a bzImage",
-			offHeaderMagic, what)
+		return refuse(ErrNotKernel, "no bzImage header (no \"HdrS\" at "+hex(offHeaderMagic)+")"+what+
+			"; kexec_file_load on x86_64 takes a bzImage")
 	}
 	info.Note = "no header this package knows for " + arch + what
 	return info, nil
 }
 
 func checkBzImage(info KernelInfo, hdr []byte, size int64, arch string,
-	refuse func(error, string, ...any) (KernelInfo, error)) (KernelInfo, error) {
+	refuse func(error, string) (KernelInfo, error)) (KernelInfo, error) {
 	if len(hdr) < setupHeaderEnd {
-		return refuse(ErrTruncated, "file has %d bytes, the bzImage setup header alone needs %d: was the download interrupted?",
-			size, setupHeaderEnd)
+		return refuse(ErrTruncated, "file has "+strconv.FormatInt(size, 10)+" bytes, the bzImage setup header alone needs "+
+			strconv.Itoa(setupHeaderEnd)+": was the download interrupted?")
 	}
 	le := binary.LittleEndian
 	if flag := le.Uint16(hdr[offBootFlag:]); flag != 0xaa55 {
-		return refuse(ErrNotKernel, "boot flag at %#x is %#04x, want 0xaa55", offBootFlag, flag)
+		return refuse(ErrNotKernel, "boot flag at "+hex(offBootFlag)+" is "+"0x"+zeroPad(strconv.FormatUint(uint64(flag), 16), 4)+", want 0xaa55")
 	}
 	info.Protocol = le.Uint16(hdr[offVersion:])
 	if info.Protocol < minProtocol {
-		return refuse(ErrNotKernel, "boot protocol %d.%02d, kexec_file_load needs 2.12 or later",
-			info.Protocol>>8, info.Protocol&0xff)
+		return refuse(ErrNotKernel, "boot protocol "+protocol(info.Protocol)+", kexec_file_load needs 2.12 or later")
 	}
 	if hdr[offLoadflags]&loadedHigh == 0 {
 		return refuse(ErrNotKernel, "a zImage (LOADED_HIGH clear in loadflags), not a bzImage")
 	}
 	xlf := le.Uint16(hdr[offXloadflags:])
 	if xlf&xlfKernel64 == 0 || xlf&xlfAbove4G == 0 {
-		return refuse(ErrNotKernel, "not a 64-bit relocatable kernel (xloadflags %#x lacks XLF_KERNEL_64 or XLF_CAN_BE_LOADED_ABOVE_4G)", xlf)
+		return refuse(ErrNotKernel, "not a 64-bit relocatable kernel (xloadflags "+hex(int64(xlf))+" lacks XLF_KERNEL_64 or XLF_CAN_BE_LOADED_ABOVE_4G)")
 	}
 	if arch != "amd64" {
-		return refuse(ErrNotKernel, "an x86_64 bzImage, this machine is %s", arch)
+		return refuse(ErrNotKernel, "an x86_64 bzImage, this machine is "+arch)
 	}
 	info.CmdlineSize = le.Uint32(hdr[offCmdlineSize:])
 
@@ -215,15 +219,15 @@ func checkBzImage(info KernelInfo, hdr []byte, size int64, arch string,
 	}
 	info.Declared = setup + code
 	if size < info.Declared {
-		return refuse(ErrTruncated, "header declares %d bytes, file has %d: was the download interrupted?",
-			info.Declared, size)
+		return refuse(ErrTruncated, "header declares "+strconv.FormatInt(info.Declared, 10)+" bytes, file has "+
+			strconv.FormatInt(size, 10)+": was the download interrupted?")
 	}
 	// The compressed kernel lies inside the protected-mode code; a header
 	// that says otherwise was not written by the kernel's build.
 	pOff, pLen := int64(le.Uint32(hdr[offPayloadOff:])), int64(le.Uint32(hdr[offPayloadLen:]))
 	if pOff+pLen > code {
-		return refuse(ErrNotKernel, "payload at %d+%d bytes ends past the %d bytes of kernel code the header declares",
-			setup+pOff, pLen, code)
+		return refuse(ErrNotKernel, "payload at "+strconv.FormatInt(setup+pOff, 10)+"+"+strconv.FormatInt(pLen, 10)+
+			" bytes ends past the "+strconv.FormatInt(code, 10)+" bytes of kernel code the header declares")
 	}
 	info.Checked = true
 	return info, nil
@@ -255,5 +259,9 @@ func describe(hdr []byte) string {
 	if text {
 		return ": it is text (an error page from the download server?)"
 	}
-	return fmt.Sprintf(": first bytes % x", hdr[:min(len(hdr), 8)])
+	s := ": first bytes"
+	for _, c := range hdr[:min(len(hdr), 8)] {
+		s += " " + zeroPad(strconv.FormatUint(uint64(c), 16), 2)
+	}
+	return s
 }

@@ -3,6 +3,8 @@ package kexec
 import (
 	"errors"
 	"strings"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // explanation is one row of Explain's table: an error (an errno from the
@@ -23,12 +25,10 @@ func Explain(err error) string {
 		return ""
 	}
 	op, kernel := "", "the kernel file"
-	var oe *opError
-	if errors.As(err, &oe) {
+	if oe, ok := wrap.Find[*opError](err); ok {
 		op = oe.op
 	}
-	var ke *KernelError
-	if errors.As(err, &ke) {
+	if ke, ok := wrap.Find[*KernelError](err); ok {
 		kernel = ke.Path
 	}
 	for _, row := range explanations() {

@@ -2,12 +2,15 @@ package kexec
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // The file layout PID 1 uses, relative to a root directory.
@@ -33,8 +36,8 @@ const MaxCmdlineFile = 64 << 10
 // kernel: Load does.
 func FromRoot(root string) (Image, error) {
 	img := Image{Kernel: filepath.Join(root, KernelFile)}
-	if _, err := os.Stat(img.Kernel); err != nil {
-		return Image{}, fmt.Errorf("kexec: kernel: %w", err)
+	if _, err := sysfile.Stat(img.Kernel); err != nil {
+		return Image{}, wrap.Prefix("kexec: kernel", err)
 	}
 
 	cmdline, err := readCmdline(filepath.Join(root, CmdlineFile))
@@ -43,8 +46,8 @@ func FromRoot(root string) (Image, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			// %v, not %w: a missing proc/cmdline must not read as "no
 			// kernel" (fs.ErrNotExist) to a caller that falls through on it.
-			return Image{}, fmt.Errorf("kexec: no command line for %s: no %s, and the running one: %v",
-				img.Kernel, filepath.Join(root, CmdlineFile), err)
+			return Image{}, errors.New("kexec: no command line for " + img.Kernel + ": no " +
+				filepath.Join(root, CmdlineFile) + ", and the running one: " + err.Error())
 		}
 	}
 	if err != nil {
@@ -53,11 +56,11 @@ func FromRoot(root string) (Image, error) {
 	img.Cmdline = cmdline
 
 	initrd := filepath.Join(root, InitrdFile)
-	switch _, err := os.Stat(initrd); {
+	switch _, err := sysfile.Stat(initrd); {
 	case err == nil:
 		img.Initrd = initrd
 	case !errors.Is(err, fs.ErrNotExist):
-		return Image{}, fmt.Errorf("kexec: initrd: %w", err)
+		return Image{}, wrap.Prefix("kexec: initrd", err)
 	}
 	return img, nil
 }
@@ -68,18 +71,18 @@ func FromRoot(root string) (Image, error) {
 func readCmdline(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("kexec: command line: %w", err)
+		return "", wrap.Prefix("kexec: command line", err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > MaxCmdlineFile {
-		return "", cmdlineFileTooLong(path, fmt.Sprintf("%d bytes", st.Size()))
+	if st, err := sysfile.Fstat(f); err == nil && st.Size > MaxCmdlineFile {
+		return "", cmdlineFileTooLong(path, strconv.FormatInt(st.Size, 10)+" bytes")
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxCmdlineFile+1))
 	if err != nil {
-		return "", fmt.Errorf("kexec: command line: read %s: %w", path, err)
+		return "", wrap.Prefix("kexec: command line: read "+path, err)
 	}
 	if len(b) > MaxCmdlineFile {
-		return "", cmdlineFileTooLong(path, fmt.Sprintf("more than %d bytes", MaxCmdlineFile))
+		return "", cmdlineFileTooLong(path, "more than "+strconv.Itoa(MaxCmdlineFile)+" bytes")
 	}
 	return normaliseCmdline(string(b)), nil
 }
@@ -88,8 +91,8 @@ func readCmdline(path string) (string, error) {
 // is the file's ("1048576 bytes") or, when stat cannot tell, a lower bound.
 func cmdlineFileTooLong(path, size string) error {
 	return &KernelError{Path: path, Err: ErrCmdlineTooLong,
-		Reason: fmt.Sprintf("file has %s, this package reads at most %d (a kernel takes a few KiB: cmdline_size in its header)",
-			size, MaxCmdlineFile)}
+		Reason: "file has " + size + ", this package reads at most " + strconv.Itoa(MaxCmdlineFile) +
+			" (a kernel takes a few KiB: cmdline_size in its header)"}
 }
 
 // normaliseCmdline trims the whitespace editors and echo leave around a
@@ -97,5 +100,16 @@ func cmdlineFileTooLong(path, size string) error {
 // newline as part of the last parameter's value.
 func normaliseCmdline(s string) string {
 	s = strings.TrimSpace(s)
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			// "\r\n" is one line break: the '\n' makes the space.
+		case c == '\r' || c == '\n':
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

@@ -46,16 +46,21 @@
 //
 // # Tests
 //
-// In a test binary (testing.Testing) the real system calls panic instead of
-// running: no test may load a kernel into, or reboot, the machine running
-// it. Tests of code that kexecs put their own seam in front of this package.
+// In this package's tests the real system calls panic instead of running
+// (a flag its test files set): no test may load a kernel into, or reboot,
+// the machine running it. That guard does not reach the tests of programs
+// that import the package: tests of code that kexecs put their own seam in
+// front of it.
 package kexec
 
 import (
 	"errors"
-	"fmt"
 	"os"
+	"strconv"
 	"strings"
+
+	"github.com/slashinit/slashinit/internal/sysfile"
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // Image is what to load: the kernel, an optional initramfs and a command line.
@@ -94,7 +99,7 @@ func (l loader) load(img Image) (KernelInfo, error) {
 	}
 	kernel, err := os.Open(img.Kernel)
 	if err != nil {
-		return KernelInfo{Path: img.Kernel}, fmt.Errorf("kexec: load: %w", err)
+		return KernelInfo{Path: img.Kernel}, wrap.Prefix("kexec: load", err)
 	}
 	defer kernel.Close()
 	info, err := checkFile(kernel, img.Kernel)
@@ -138,12 +143,13 @@ func (l loader) unload() error {
 // silently cut: a NUL ends the command line early.
 func checkCmdline(cmdline string, info KernelInfo) error {
 	if i := strings.IndexByte(cmdline, 0); i >= 0 {
-		return fmt.Errorf("kexec: load %s: command line has a NUL byte at offset %d, the kernel would cut it there", info.Path, i)
+		return errors.New("kexec: load " + info.Path + ": command line has a NUL byte at offset " + strconv.Itoa(i) + ", the kernel would cut it there")
 	}
 	if limit := info.MaxCmdline(); limit >= 0 && len(cmdline) > limit {
 		return &KernelError{Path: info.Path, Err: ErrCmdlineTooLong,
-			Reason: fmt.Sprintf("command line is %d bytes, this kernel takes at most %d (cmdline_size %d in its header, less %d for the NUL and elfcorehdr=)",
-				len(cmdline), limit, info.CmdlineSize, 1+elfcorehdrReserve)}
+			Reason: "command line is " + strconv.Itoa(len(cmdline)) + " bytes, this kernel takes at most " + strconv.Itoa(limit) +
+				" (cmdline_size " + strconv.FormatUint(uint64(info.CmdlineSize), 10) + " in its header, less " +
+				strconv.Itoa(1+elfcorehdrReserve) + " for the NUL and elfcorehdr=)"}
 	}
 	return nil
 }
@@ -153,16 +159,16 @@ func checkCmdline(cmdline string, info KernelInfo) error {
 func openInitrd(path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("kexec: load: initrd: %w", err)
+		return nil, wrap.Prefix("kexec: load: initrd", err)
 	}
-	st, err := f.Stat()
+	st, err := sysfile.Fstat(f)
 	switch {
 	case err != nil:
-		err = fmt.Errorf("kexec: load: initrd: stat %s: %w", path, err)
-	case !st.Mode().IsRegular():
-		err = fmt.Errorf("kexec: load: initrd %s: not a regular file (%s)", path, st.Mode().Type())
-	case st.Size() == 0:
-		err = fmt.Errorf("kexec: load: initrd %s: empty file", path)
+		err = wrap.Prefix("kexec: load: initrd: stat "+path, err)
+	case !st.Mode.IsRegular():
+		err = errors.New("kexec: load: initrd " + path + ": not a regular file (" + st.Mode.Type().String() + ")")
+	case st.Size == 0:
+		err = errors.New("kexec: load: initrd " + path + ": empty file")
 	}
 	if err != nil {
 		f.Close()
@@ -178,11 +184,11 @@ func loadArgs(img Image, flags int) string {
 	if img.Initrd != "" {
 		initrd = "initrd " + img.Initrd
 	}
-	f := fmt.Sprintf("flags %#x", flags)
+	f := "flags " + hex(int64(flags))
 	if flags == kexecFileNoInitramfs {
 		f = "KEXEC_FILE_NO_INITRAMFS"
 	}
-	return fmt.Sprintf("kernel %s, %s, %d-byte command line, %s", img.Kernel, initrd, len(img.Cmdline), f)
+	return "kernel " + img.Kernel + ", " + initrd + ", " + strconv.Itoa(len(img.Cmdline)) + "-byte command line, " + f
 }
 
 // opError is a failed system call: which, with what, and the errno.

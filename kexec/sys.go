@@ -1,10 +1,6 @@
 package kexec
 
-import (
-	"fmt"
-	"os"
-	"testing"
-)
+import "os"
 
 // Values of the Linux ABI this package passes, kept here so that the
 // portable part builds on any OS; sys_linux_test.go pins them to x/sys/unix.
@@ -36,10 +32,10 @@ type syscalls struct {
 	reboot func(cmd int) error
 }
 
-// guarded wraps s so that a call from a test binary panics before reaching
-// s. realSyscalls returns its system calls through it: a test that calls
-// Load, Execute or Unload by mistake fails loudly instead of loading a kernel
-// into, or rebooting, the machine running the tests.
+// guarded wraps s so that a call from this package's tests panics before
+// reaching s. realSyscalls returns its system calls through it: a test that
+// calls Load, Execute or Unload by mistake fails loudly instead of loading a
+// kernel into, or rebooting, the machine running the tests.
 func guarded(s syscalls) syscalls {
 	return syscalls{
 		load: func(kernel, initrd *os.File, cmdline string, flags int) error {
@@ -51,17 +47,24 @@ func guarded(s syscalls) syscalls {
 			return s.unload()
 		},
 		reboot: func(cmd int) error {
-			refuseInTest(fmt.Sprintf("reboot(%#x)", cmd))
+			refuseInTest("reboot(" + hex(int64(cmd)) + ")")
 			return s.reboot(cmd)
 		},
 	}
 }
 
-// refuseInTest panics in a test binary. testing.Testing costs about 60 KB
-// of binary (it links flag); worth it to make a test that reaches the real
-// calls fail instead of loading a kernel into the machine running it.
+// inTest is set by this package's tests before any of them runs
+// (guard_test.go), and by nothing else. A flag set from a test file rather
+// than testing.Testing: importing testing would link it, and flag with it,
+// into every program that imports this package, PID 1 among them. Programs
+// that import this package keep their own tests away from the real calls
+// with a seam of their own (PID 1: init/system.go, whose calls also refuse
+// to run in anything but PID 1).
+var inTest bool
+
+// refuseInTest panics in this package's tests.
 func refuseInTest(call string) {
-	if testing.Testing() {
+	if inTest {
 		panic("kexec: real " + call + " reached from a test binary: tests must use a loader on fake syscalls")
 	}
 }

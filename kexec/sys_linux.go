@@ -1,10 +1,12 @@
 package kexec
 
 import (
-	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // realSyscalls are the system calls of the running kernel, behind the test
@@ -21,8 +23,8 @@ func realSyscalls() syscalls {
 // The kernel ignores initrdFd when KEXEC_FILE_NO_INITRAMFS is set.
 func fileLoad(kernel, initrd *os.File, cmdline string, flags int) error {
 	if (initrd == nil) != (flags&kexecFileNoInitramfs != 0) {
-		return fmt.Errorf("initrd %v with flags %#x: KEXEC_FILE_NO_INITRAMFS must be set exactly when there is no initrd: %w",
-			initrd != nil, flags, unix.EINVAL)
+		return wrap.Prefix("initrd "+strconv.FormatBool(initrd != nil)+" with flags "+hex(int64(flags))+
+			": KEXEC_FILE_NO_INITRAMFS must be set exactly when there is no initrd", unix.EINVAL)
 	}
 	initrdFd := -1
 	if initrd != nil {

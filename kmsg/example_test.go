@@ -15,11 +15,11 @@ func Example() {
 	w, err := kmsg.Open("/nonexistent/kmsg", "init")
 	if err != nil {
 		w = kmsg.Fallback(os.Stdout, "init")
-		w.Logf(kmsg.Warning, "no kmsg: %v", err)
+		w.Log(kmsg.Warning, "no kmsg: "+err.Error())
 	}
 	defer w.Close()
 
-	w.Logf(kmsg.Info, "mounted %s\nmounted %s", "/proc", "/sys")
+	w.Log(kmsg.Info, "mounted /proc\nmounted /sys")
 	fmt.Fprintf(w, "<3>a child's error\n") // Write honours a leading <N>
 	// Output:
 	// init: no kmsg: open /nonexistent/kmsg: no such file or directory

@@ -9,8 +9,11 @@
 // split into several records instead of being refused by the kernel.
 //
 // Package [github.com/slashinit/slashinit/kmsg/kslog] puts a [log/slog]
-// front end on a Writer; it is a package of its own so that programs using
-// only the Writer, PID 1 among them, do not link log/slog. [ParseRecord]
+// front end on a Writer, and package
+// [github.com/slashinit/slashinit/kmsg/kfmt] a printf-style Logf; each is a
+// package of its own so that programs using only the Writer, PID 1 among
+// them, link neither log/slog nor fmt. This package itself builds its
+// messages without fmt. [ParseRecord]
 // and [Reader] read records back from /dev/kmsg, as dmesg(1) does; the
 // format is described in the kernel's Documentation/ABI/testing/dev-kmsg.
 //

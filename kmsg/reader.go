@@ -2,12 +2,13 @@ package kmsg
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // readBufSize is the read buffer: /dev/kmsg returns one whole record per
@@ -83,7 +84,7 @@ func (r *Reader) Next() (Record, error) {
 		case err == nil:
 			rec, err := ParseRecord(r.buf[:n])
 			if err != nil {
-				return Record{}, fmt.Errorf("read %s: %w", r.name, err)
+				return Record{}, wrap.Prefix("read "+r.name, err)
 			}
 			if n == printkMessageMax || n == consoleExtLogMax {
 				rec.Truncated = true

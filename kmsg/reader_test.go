@@ -17,7 +17,7 @@ import (
 func TestRoundTripThroughFakeKernel(t *testing.T) {
 	k := newFakeKernel(MaxRecord)
 	w := New(k, "init")
-	w.Logf(Warning, "stage %s exited with status %d", "/etc/boot", 127)
+	w.Log(Warning, "stage /etc/boot exited with status 127")
 	if _, err := w.Write([]byte("<3>boom\\\tend\nplain é\n")); err != nil {
 		t.Fatal(err)
 	}

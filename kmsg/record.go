@@ -1,12 +1,14 @@
 package kmsg
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // Record is one record read back from /dev/kmsg: "pri,seq,usec,flags;text".
@@ -51,30 +53,30 @@ func ParseRecord(b []byte) (Record, error) {
 	s := string(b)
 	header, rest, ok := strings.Cut(s, ";")
 	if !ok {
-		return Record{}, fmt.Errorf("kmsg: record %q: no ';' after the header", clip(s))
+		return Record{}, errors.New("kmsg: record " + strconv.Quote(clip(s)) + ": no ';' after the header")
 	}
 	if strings.Contains(header, "\n") {
-		return Record{}, fmt.Errorf("kmsg: record header %q: newline before ';'", clip(header))
+		return Record{}, errors.New("kmsg: record header " + strconv.Quote(clip(header)) + ": newline before ';'")
 	}
 	fields := strings.Split(header, ",")
 	if len(fields) < 4 {
-		return Record{}, fmt.Errorf("kmsg: record header %q: %d fields, want pri,seq,usec,flags", clip(header), len(fields))
+		return Record{}, errors.New("kmsg: record header " + strconv.Quote(clip(header)) + ": " + strconv.Itoa(len(fields)) + " fields, want pri,seq,usec,flags")
 	}
 	var r Record
 	pri, err := strconv.ParseUint(fields[0], 10, 31)
 	if err != nil {
-		return Record{}, fmt.Errorf("kmsg: record header %q: priority field: %w", clip(header), err)
+		return Record{}, wrap.Prefix("kmsg: record header "+strconv.Quote(clip(header))+": priority field", err)
 	}
 	r.Priority, r.Facility = Priority(pri&7), int(pri>>3)
 	if r.Seq, err = strconv.ParseUint(fields[1], 10, 64); err != nil {
-		return Record{}, fmt.Errorf("kmsg: record header %q: sequence field: %w", clip(header), err)
+		return Record{}, wrap.Prefix("kmsg: record header "+strconv.Quote(clip(header))+": sequence field", err)
 	}
 	usec, err := strconv.ParseUint(fields[2], 10, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("kmsg: record header %q: timestamp field: %w", clip(header), err)
+		return Record{}, wrap.Prefix("kmsg: record header "+strconv.Quote(clip(header))+": timestamp field", err)
 	}
 	if usec > math.MaxInt64/uint64(time.Microsecond) {
-		return Record{}, fmt.Errorf("kmsg: record header %q: timestamp %d µs overflows time.Duration", clip(header), usec)
+		return Record{}, errors.New("kmsg: record header " + strconv.Quote(clip(header)) + ": timestamp " + strconv.FormatUint(usec, 10) + " µs overflows time.Duration")
 	}
 	r.Timestamp = time.Duration(usec) * time.Microsecond
 	r.Flags = fields[3]
@@ -85,23 +87,24 @@ func ParseRecord(b []byte) (Record, error) {
 		text, r.Truncated = text[:i], true
 	}
 	if r.Message, err = unescape(text, !complete); err != nil {
-		return Record{}, fmt.Errorf("kmsg: record %d text: %w", r.Seq, err)
+		return Record{}, wrap.Prefix("kmsg: record "+strconv.FormatUint(r.Seq, 10)+" text", err)
 	}
 	for i := 1; dict != ""; i++ {
 		var line string
 		line, dict, _ = strings.Cut(dict, "\n")
+		where := "kmsg: record " + strconv.FormatUint(r.Seq, 10) + " dictionary line " + strconv.Itoa(i)
 		if !strings.HasPrefix(line, " ") {
-			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d %q: does not start with a space", r.Seq, i, clip(line))
+			return Record{}, errors.New(where + " " + strconv.Quote(clip(line)) + ": does not start with a space")
 		}
 		k, v, ok := strings.Cut(line[1:], "=")
 		if !ok || k == "" {
-			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d %q: want KEY=value", r.Seq, i, clip(line))
+			return Record{}, errors.New(where + " " + strconv.Quote(clip(line)) + ": want KEY=value")
 		}
 		if k, err = unescape(k, false); err != nil {
-			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d key: %w", r.Seq, i, err)
+			return Record{}, wrap.Prefix(where+" key", err)
 		}
 		if v, err = unescape(v, false); err != nil {
-			return Record{}, fmt.Errorf("kmsg: record %d dictionary line %d value: %w", r.Seq, i, err)
+			return Record{}, wrap.Prefix(where+" value", err)
 		}
 		if r.Dict == nil {
 			r.Dict = make(map[string]string)
@@ -119,7 +122,8 @@ func ParseRecord(b []byte) (Record, error) {
 func (r Record) String() string {
 	var b strings.Builder
 	pri := uint64(r.Facility)<<3 | uint64(r.Priority&7)
-	fmt.Fprintf(&b, "%d,%d,%d,%s;", pri, r.Seq, r.Timestamp/time.Microsecond, r.Flags)
+	b.WriteString(strconv.FormatUint(pri, 10) + "," + strconv.FormatUint(r.Seq, 10) + "," +
+		strconv.FormatInt(int64(r.Timestamp/time.Microsecond), 10) + "," + r.Flags + ";")
 	escape(&b, r.Message, false)
 	if r.Truncated {
 		return b.String()
@@ -186,7 +190,7 @@ func unescape(s string, cut bool) (string, error) {
 			break
 		}
 		if !ok {
-			return "", fmt.Errorf("byte %d: bad escape %q, want \\xNN", i, s[i:min(i+4, len(s))])
+			return "", errors.New("byte " + strconv.Itoa(i) + ": bad escape " + strconv.Quote(s[i:min(i+4, len(s))]) + ", want \\xNN")
 		}
 		b = append(b, hi<<4|lo)
 		i += 3

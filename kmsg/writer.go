@@ -2,7 +2,6 @@ package kmsg
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // maxTag bounds the tag so that a record always has room for text: a tag of
@@ -90,12 +91,14 @@ func newWriter(w io.Writer, name, tag string, kmsg bool) *Writer {
 	return &Writer{w: w, name: name, tag: cleanTag(tag), kmsg: kmsg, limit: MaxRecord}
 }
 
-// destName names w in error messages: its file name when it has one.
+// destName names w in error messages: its file name when it has one. Its
+// Go type would say more of any other, but spelling a type links the
+// reflect-based printer of fmt into every program, PID 1 among them.
 func destName(w io.Writer) string {
 	if n, ok := w.(interface{ Name() string }); ok {
 		return n.Name()
 	}
-	return fmt.Sprintf("%T", w)
+	return "io.Writer"
 }
 
 // cleanTag keeps a tag from breaking the record format: control characters
@@ -119,15 +122,6 @@ func (w *Writer) Log(p Priority, msg string) error {
 		return errors.New("kmsg: Log on a nil *Writer")
 	}
 	return w.log(p, msg, false)
-}
-
-// Logf formats and writes a message at priority p; errors are dropped, as
-// there is nowhere left to report them.
-func (w *Writer) Logf(p Priority, format string, args ...any) {
-	if w == nil {
-		return
-	}
-	_ = w.log(p, fmt.Sprintf(format, args...), false)
 }
 
 // Write logs p at Info priority, so a Writer can back a log.Logger or take a
@@ -257,8 +251,7 @@ func (w *Writer) appendHead(b []byte, p Priority, cont bool) []byte {
 }
 
 func (w *Writer) wrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	if _, ok := wrap.Find[*fs.PathError](err); ok {
 		return err
 	}
 	return &fs.PathError{Op: "write", Path: w.name, Err: err}
