@@ -118,10 +118,12 @@ func fileKiB(p string) float64 {
 	return float64(st.Size()) / 1024
 }
 
-// findRunitInit finds runit's stage runner next to the unpacked .deb's
-// runsvdir (build/runit/usr/bin → build/runit/sbin/runit) or installed.
+// findRunitInit finds runit's stage runner in the same unpacked .deb as
+// runsvdir (build/runit/usr/bin → build/runit/sbin/runit, or usr/sbin
+// where the package has merged /usr), never the host's: the host's runit,
+// if any, is not the one whose runsv the image carries.
 func findRunitInit(runitDir string) (string, error) {
-	for _, p := range []string{filepath.Join(runitDir, "../../sbin/runit"), "/sbin/runit", "/usr/sbin/runit"} {
+	for _, p := range []string{filepath.Join(runitDir, "../../sbin/runit"), filepath.Join(runitDir, "../sbin/runit")} {
 		if _, err := os.Stat(p); err == nil {
 			return filepath.Clean(p), nil
 		}

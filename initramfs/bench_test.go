@@ -6,16 +6,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // benchTree picks a large tree: $MKINITRAMFS_BENCH_TREE, else the first
-// kernel's modules under /usr/lib/modules, else the Go toolchain.
+// kernel's modules that scripts/deps.sh unpacked (facts.ModuleDir), else
+// the Go toolchain.
 func benchTree(b *testing.B) string {
 	if d := os.Getenv("MKINITRAMFS_BENCH_TREE"); d != "" {
 		return d
 	}
-	if m, _ := filepath.Glob("/usr/lib/modules/*/kernel"); len(m) > 0 {
-		return filepath.Dir(m[0])
+	if dir, err := facts.ModuleDir(); err == nil {
+		if m, _ := filepath.Glob(filepath.Join(dir, "*", "kernel")); len(m) > 0 {
+			return filepath.Dir(m[0])
+		}
 	}
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {

@@ -11,9 +11,9 @@ import (
 
 func TestAddBinary(t *testing.T) {
 	t.Run("static", func(t *testing.T) {
-		staticBusybox(t)
+		bb, _ := staticBusybox(t)
 		a := New()
-		if err := a.AddBinary("/bin/busybox", "/bin/bb"); err != nil {
+		if err := a.AddBinary(bb, "/bin/bb"); err != nil {
 			t.Fatal(err)
 		}
 		if got := paths(a.Entries()); strings.Join(got, " ") != "bin bin/bb" {

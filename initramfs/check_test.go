@@ -12,28 +12,6 @@ import (
 	"github.com/slashinit/slashinit/initramfs/elfdeps"
 )
 
-// hostFile reads a host file or skips the test.
-func hostFile(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Skipf("host file needed: %v", err)
-	}
-	return b
-}
-
-// staticBusybox returns the bytes of a statically linked busybox (Debian
-// package busybox-static) or skips.
-func staticBusybox(t *testing.T) []byte {
-	t.Helper()
-	b := hostFile(t, "/bin/busybox")
-	ra := strings.NewReader(string(b))
-	if info, err := elfdeps.Inspect(ra); err != nil || !info.Static {
-		t.Skip("/bin/busybox is not a static ELF program (install busybox-static)")
-	}
-	return b
-}
-
 // problemsString renders problems one per line, for messages.
 func problemsString(ps []Problem) string {
 	var b strings.Builder
@@ -76,7 +54,7 @@ func archiveOf(t *testing.T, std bool, entries ...Entry) *Archive {
 }
 
 func TestCheckInit(t *testing.T) {
-	busybox := staticBusybox(t)
+	_, busybox := staticBusybox(t)
 	foreign := []byte(string(busybox))
 	binary.LittleEndian.PutUint16(foreign[18:], 0x9999) // e_machine
 	sh := Entry{Path: "bin/sh", Mode: fs.ModeSymlink | 0o777, Target: "busybox"}
@@ -191,7 +169,7 @@ func TestCheckProjectInit(t *testing.T) {
 	expectProblems(t, Check(archiveOf(t, true, init)), Problem{Warning, "/etc/boot", "missing"})
 	expectProblems(t, Check(archiveOf(t, true, init, Entry{Path: "etc/boot", Mode: 0o644, Data: []byte("#!/bin/x\n")})),
 		Problem{Warning, "/etc/boot", "not executable"})
-	busybox := staticBusybox(t)
+	_, busybox := staticBusybox(t)
 	expectProblems(t, Check(archiveOf(t, true, init,
 		Entry{Path: "etc/boot", Mode: 0o755, Data: busybox})))
 	other := Entry{Path: "init", Mode: 0o755, Data: buildGo(t, "example.com/notinit")}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/initramfs/elfdeps"
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // makeTree creates a small tree of every kind of file under dir, with file
@@ -156,4 +159,33 @@ func needTool(t testing.TB, name string) string {
 		t.Skipf("%s not installed (Debian package providing it needed): %v", name, err)
 	}
 	return p
+}
+
+// hostFile reads a file every Debian machine has (/bin/sh), or skips.
+func hostFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Skipf("host file needed: %v", err)
+	}
+	return b
+}
+
+// staticBusybox returns the path and the bytes of Debian's static busybox
+// (facts.Busybox: unpacked under build/debian by scripts/deps.sh, never
+// the host's), or skips when scripts/deps.sh has not run.
+func staticBusybox(t *testing.T) (string, []byte) {
+	t.Helper()
+	p, err := facts.Busybox()
+	if err != nil {
+		t.Skip(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := elfdeps.Inspect(bytes.NewReader(b)); err != nil || !info.Static {
+		t.Fatalf("%s is not a static ELF program (%v): want Debian's busybox-static, as scripts/deps.sh unpacks it", p, err)
+	}
+	return p, b
 }

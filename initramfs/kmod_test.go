@@ -15,6 +15,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // fakeELF is enough of a module for AddModules, which never parses it.
@@ -319,25 +321,31 @@ func TestAddModulesErrors(t *testing.T) {
 	}
 }
 
-// hostModuleTree returns the release and modules directory of a Debian
-// kernel installed on this machine (linux-image-amd64), or skips.
-func hostModuleTree(t *testing.T) string {
+// debianModuleTree returns the modules directory and the release of the
+// Debian kernel that scripts/deps.sh unpacked (facts.ModuleDir, with
+// depmod's indexes), or skips when it has not run.
+func debianModuleTree(t *testing.T) (dir, version string) {
 	t.Helper()
-	found, _ := filepath.Glob("/lib/modules/*/modules.dep")
+	dir, err := facts.ModuleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, _ := filepath.Glob(filepath.Join(dir, "*", "modules.dep"))
 	for _, f := range found {
-		v := filepath.Base(filepath.Dir(f))
 		if _, err := os.Stat(filepath.Join(filepath.Dir(f), "kernel")); err == nil {
-			return v
+			return dir, filepath.Base(filepath.Dir(f))
 		}
 	}
-	t.Skip("no kernel modules tree under /lib/modules (install linux-image-amd64)")
-	return ""
+	t.Skipf("no kernel modules tree with a modules.dep under %s: run scripts/deps.sh (it unpacks Debian's linux-image there and runs depmod)", dir)
+	return "", ""
 }
 
-// oracleDepends asks kmod's modprobe which files loading name takes, with
-// the host's modprobe.d configuration left out (-C /dev/null), relative to
-// the tree. ok is false when kmod is not installed.
-func oracleDepends(t *testing.T, version, name string) (files []string, builtin bool, ok bool) {
+// oracleDepends asks kmod's modprobe which files loading name takes from
+// the tree dir/version, with the host's modprobe.d configuration left out
+// (-C /dev/null), relative to the tree. modprobe -d takes the root above
+// lib/modules, so dir must end in lib/modules. ok is false when kmod is not
+// installed.
+func oracleDepends(t *testing.T, dir, version, name string) (files []string, builtin bool, ok bool) {
 	t.Helper()
 	modprobe, err := exec.LookPath("modprobe")
 	if err != nil {
@@ -346,11 +354,16 @@ func oracleDepends(t *testing.T, version, name string) (files []string, builtin 
 		}
 		modprobe = "/sbin/modprobe"
 	}
-	out, err := exec.Command(modprobe, "-C", "/dev/null", "--show-depends", "-S", version, name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("modprobe --show-depends %s: %v\n%s", name, err, out)
+	dir = filepath.Clean(dir)
+	if filepath.Base(dir) != "modules" || filepath.Base(filepath.Dir(dir)) != "lib" {
+		t.Fatalf("modules directory %s does not end in lib/modules: modprobe -d cannot read it", dir)
 	}
-	prefix := path.Join("/lib/modules", version) + "/"
+	root := filepath.Dir(filepath.Dir(dir))
+	out, err := exec.Command(modprobe, "-C", "/dev/null", "-d", root, "--show-depends", "-S", version, name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("modprobe -d %s --show-depends %s: %v\n%s", root, name, err, out)
+	}
+	prefix := filepath.Join(dir, version) + "/"
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		switch {
@@ -366,10 +379,12 @@ func oracleDepends(t *testing.T, version, name string) (files []string, builtin 
 	return slices.Compact(files), builtin, true
 }
 
-// TestAddModulesHost resolves real modules of the installed Debian kernel
-// and compares each closure with kmod's modprobe --show-depends.
-func TestAddModulesHost(t *testing.T) {
-	version := hostModuleTree(t)
+// TestAddModulesDebian resolves real modules of Debian's kernel, as
+// scripts/deps.sh unpacks it, and compares each closure with kmod's
+// modprobe --show-depends on the same tree.
+func TestAddModulesDebian(t *testing.T) {
+	dir, version := debianModuleTree(t)
+	opt := ModuleOptions{Dir: dir, Version: version}
 	cases := []struct {
 		name string
 		min  int // lower bound on the number of files, so the test cannot pass empty
@@ -385,7 +400,7 @@ func TestAddModulesHost(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := New()
-			res, err := a.AddModules(ModuleOptions{Version: version}, c.name)
+			res, err := a.AddModules(opt, c.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -393,7 +408,7 @@ func TestAddModulesHost(t *testing.T) {
 				t.Errorf("%d modules %v, want at least %d", len(res.Added), res.Added, c.min)
 			}
 			for _, p := range res.Added {
-				want, err := os.ReadFile(filepath.Join("/lib/modules", version, p))
+				want, err := os.ReadFile(filepath.Join(dir, version, p))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -402,7 +417,7 @@ func TestAddModulesHost(t *testing.T) {
 					t.Errorf("%s: entry %+v, want the host file of %d bytes", p, e, len(want))
 				}
 			}
-			want, _, ok := oracleDepends(t, version, c.name)
+			want, _, ok := oracleDepends(t, dir, version, c.name)
 			if !ok {
 				t.Log("kmod's modprobe not installed: closure not compared with an oracle")
 				return
@@ -414,33 +429,33 @@ func TestAddModulesHost(t *testing.T) {
 	}
 
 	t.Run("builtin", func(t *testing.T) {
-		b, err := os.ReadFile(filepath.Join("/lib/modules", version, "modules.builtin"))
+		b, err := os.ReadFile(filepath.Join(dir, version, "modules.builtin"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		name := moduleName(strings.Fields(string(b))[0])
-		res, err := New().AddModules(ModuleOptions{Version: version}, name)
+		res, err := New().AddModules(opt, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(res.Added) != 0 || !slices.Equal(res.Builtin, []string{name}) {
 			t.Errorf("builtin %s: %+v, want nothing added and a builtin note", name, res)
 		}
-		if _, builtin, ok := oracleDepends(t, version, name); ok && !builtin {
+		if _, builtin, ok := oracleDepends(t, dir, version, name); ok && !builtin {
 			t.Errorf("modprobe does not call %s built in", name)
 		}
 	})
 
 	t.Run("unknown", func(t *testing.T) {
-		_, err := New().AddModules(ModuleOptions{Version: version}, "e1000", "slashinit-no-such-module")
-		if !errors.Is(err, ErrUnknownModule) || !strings.Contains(err.Error(), "/lib/modules/"+version+"/modules.dep") {
+		_, err := New().AddModules(opt, "e1000", "slashinit-no-such-module")
+		if !errors.Is(err, ErrUnknownModule) || !strings.Contains(err.Error(), filepath.Join(dir, version, "modules.dep")) {
 			t.Errorf("err = %v, want ErrUnknownModule naming the modules.dep searched", err)
 		}
 	})
 
 	t.Run("image", func(t *testing.T) {
 		a := New()
-		if _, err := a.AddModules(ModuleOptions{Version: version}, "e1000"); err != nil {
+		if _, err := a.AddModules(opt, "e1000"); err != nil {
 			t.Fatal(err)
 		}
 		got := moduleFiles(t, a, version)

@@ -35,9 +35,10 @@ const maxListLine = 1 << 20
 //
 // Fields are separated by spaces or tabs; mode is octal (at most 07777), uid,
 // gid, maj and min are decimal. Each hard link name of a "file" line becomes
-// its own copy of the file. ${VAR} in a location expands through getenv (nil
-// expands to ""). Unlike gen_init_cpio, extra fields, unknown types and a
-// "file" line without a location are errors, reported as "name:line: reason".
+// its own copy of the file. ${VAR} in a location expands through getenv.
+// Unlike gen_init_cpio, extra fields, unknown types, a "file" line without a
+// location and a ${VAR} that getenv gives as "" (unset or empty; a nil
+// getenv sets nothing) are errors, reported as "name:line: reason".
 // A line for the root directory ("dir / ...") is accepted and ignored: the
 // kernel unpacks into an existing root.
 func ParseList(r io.Reader, name string, getenv func(string) string) ([]ListEntry, error) {
@@ -113,9 +114,8 @@ func parseListLine(f []string, getenv func(string) string) ([]Entry, error) {
 	e.Path = args[0]
 	switch typ {
 	case "file":
-		e.Source = expandEnv(args[1], getenv)
-		if e.Source == "" {
-			return nil, fmt.Errorf("file %s: empty location", args[0])
+		if e.Source, err = expandEnv(args[1], getenv); err != nil {
+			return nil, fmt.Errorf("file %s: location %s: %w", args[0], args[1], err)
 		}
 		if e.Mode, err = parseMode(args[2]); err != nil {
 			return nil, err
@@ -204,4 +204,41 @@ func parseNumber(s, what string, limit uint64) (uint32, error) {
 		return 0, fmt.Errorf("%s %q: want a decimal number up to %d", what, s, limit)
 	}
 	return uint32(v), nil
+}
+
+// expandEnv replaces each ${NAME} in s by getenv(NAME), like
+// cpio_replace_env in gen_init_cpio, without expanding the values again;
+// "$NAME" without braces and an unclosed "${" are kept as they are.
+// gen_init_cpio puts nothing for an unset variable; here an unset or empty
+// one is an error naming it, because the location left behind ("", or a
+// directory for "${DIR}/file" → "/file") would only be reported later as a
+// wrong file, far from its cause.
+func expandEnv(s string, getenv func(string) string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+2:], '}')
+		if j < 0 {
+			break
+		}
+		name := s[i+2 : i+2+j]
+		if name == "" {
+			return "", errors.New("${} names no variable")
+		}
+		var v string
+		if getenv != nil {
+			v = getenv(name)
+		}
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is unset or empty", name)
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+2+j+1:]
+	}
+	b.WriteString(s)
+	return b.String(), nil
 }

@@ -27,7 +27,7 @@ func TestParseListGood(t *testing.T) {
 		{"sock /run/sock 0755 1 1", []Entry{{Path: "/run/sock", Mode: fs.ModeSocket | 0o755, UID: 1, GID: 1}}},
 		{"file /init init.bin 0755 0 0", []Entry{{Path: "/init", Mode: 0o755, Source: "init.bin"}}},
 		{"file /bin/su ${SRC}/su 4755 0 0", []Entry{{Path: "/bin/su", Mode: fs.ModeSetuid | 0o755, Source: "/opt/src/su"}}},
-		{"file /x ${EMPTY}x${NOPE} 644 0 0", []Entry{{Path: "/x", Mode: 0o644, Source: "x"}}},
+		{"file /x x${SRC}${SRC} 644 0 0", []Entry{{Path: "/x", Mode: 0o644, Source: "x/opt/src/opt/src"}}},
 		{"file /bin/a bin/busybox 755 0 0 /bin/b /bin/c", []Entry{
 			{Path: "/bin/a", Mode: 0o755, Source: "bin/busybox"},
 			{Path: "/bin/b", Mode: 0o755, Source: "bin/busybox"},
@@ -89,6 +89,9 @@ func TestParseListErrors(t *testing.T) {
 		{"pipe / 644 0 0", "root directory"},
 		{"slink /a " + strings.Repeat("x", 4097) + " 777 0 0", "symlink target is 4097 bytes long"},
 		{"dir /" + strings.Repeat("d", 4096) + " 755 0 0", "path is 4096 bytes long, the kernel accepts at most 4095"},
+		{"file /bin/busybox ${BUSYBOX} 0755 0 0", "file /bin/busybox: location ${BUSYBOX}: environment variable BUSYBOX is unset or empty"},
+		{"file /lib/x ${DIR}/x 644 0 0", "location ${DIR}/x: environment variable DIR is unset or empty"},
+		{"file /x ${}x 644 0 0", "location ${}x: ${} names no variable"},
 	}
 	for _, tt := range tests {
 		in := "# header\n\n" + tt.line + "\n"
@@ -150,6 +153,15 @@ func TestAddListFileErrors(t *testing.T) {
 	if os.Geteuid() != 0 {
 		tests = append(tests, struct{ line, want string }{"file /a secret 644 0 0", "permission denied"})
 	}
+	// ${VAR} comes from the environment: unset and empty are both named
+	// with the list file and line, before any file is looked at.
+	t.Setenv("SLASHINIT_TEST_EMPTY", "")
+	t.Setenv("SLASHINIT_TEST_UNSET", "")
+	os.Unsetenv("SLASHINIT_TEST_UNSET")
+	tests = append(tests, []struct{ line, want string }{
+		{"file /bin/busybox ${SLASHINIT_TEST_UNSET} 0755 0 0", "list:2: file /bin/busybox: location ${SLASHINIT_TEST_UNSET}: environment variable SLASHINIT_TEST_UNSET is unset or empty"},
+		{"file /bin/busybox ${SLASHINIT_TEST_EMPTY}/busybox 0755 0 0", "list:2: file /bin/busybox: location ${SLASHINIT_TEST_EMPTY}/busybox: environment variable SLASHINIT_TEST_EMPTY is unset or empty"},
+	}...)
 	for _, tt := range tests {
 		p := filepath.Join(dir, "list")
 		mustWrite(t, p, []byte("dir /ok 755 0 0\n"+tt.line+"\n"), 0o644)
@@ -161,7 +173,8 @@ func TestAddListFileErrors(t *testing.T) {
 }
 
 func TestExpandEnv(t *testing.T) {
-	env := map[string]string{"A": "x", "B": "${A}"}
+	env := map[string]string{"A": "x", "B": "${A}", "EMPTY": ""}
+	getenv := func(k string) string { return env[k] }
 	for in, want := range map[string]string{
 		"":           "",
 		"plain":      "plain",
@@ -169,11 +182,24 @@ func TestExpandEnv(t *testing.T) {
 		"${A}${A}":   "xx",
 		"$A/${B}":    "$A/${A}", // no recursive expansion, $A without braces kept
 		"${unclosed": "${unclosed",
-		"${}":        "",
+		"x}${A":      "x}${A",
 	} {
-		if got := expandEnv(in, func(k string) string { return env[k] }); got != want {
-			t.Errorf("expandEnv(%q) = %q, want %q", in, got, want)
+		if got, err := expandEnv(in, getenv); err != nil || got != want {
+			t.Errorf("expandEnv(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+	// An unset or empty variable is named, not replaced by nothing.
+	for in, want := range map[string]string{
+		"${NOPE}":        "environment variable NOPE is unset or empty",
+		"${A}/${EMPTY}/": "environment variable EMPTY is unset or empty",
+		"${}":            "${} names no variable",
+	} {
+		if got, err := expandEnv(in, getenv); err == nil || err.Error() != want {
+			t.Errorf("expandEnv(%q) = %q, %v; want the error %q", in, got, err, want)
+		}
+	}
+	if got, err := expandEnv("${A}", nil); err == nil || !strings.Contains(err.Error(), "A is unset") {
+		t.Errorf("expandEnv with a nil getenv = %q, %v; want A unset", got, err)
 	}
 }
 
@@ -187,12 +213,14 @@ func FuzzParseList(f *testing.F) {
 		"# comment\n\nfile /init init 0755 0 0 /sbin/init\n",
 		"slink /bin/sh busybox 777 0 0\npipe /p 600 0 0\nsock /s 755 1 1\n",
 		"file /x ${HOME}/x 4755 0 0\r\n",
+		"file /bin/busybox ${E} 0755 0 0\nfile /y ${}y 644 0 0\n",
 		"nod /dev/sda 660 0 6 b 8 0\ndir / 755 0 0\n",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		entries, err := ParseList(strings.NewReader(in), "fuzz", func(string) string { return "v" })
+		// Every variable is set but E, which is empty: both ways are taken.
+		entries, err := ParseList(strings.NewReader(in), "fuzz", func(k string) string { return map[bool]string{false: "v", true: ""}[k == "E"] })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz:") {
 				t.Fatalf("error without file:line: %v", err)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -209,7 +208,8 @@ func (a *Archive) AddImage(p string) error {
 // its entries. A relative location on a "file" line is taken relative to the
 // directory holding the list file (gen_init_cpio takes it relative to its
 // working directory); ${VAR} in a location expands to the environment
-// variable VAR, as in gen_init_cpio. Each "file" location is checked to be a
+// variable VAR, as in gen_init_cpio, and an unset or empty VAR is an error
+// naming it and the line. Each "file" location is checked to be a
 // readable regular file now, and read when the image is written.
 func (a *Archive) AddListFile(p string) error {
 	f, err := os.Open(p)
@@ -248,27 +248,4 @@ func (a *Archive) AddListFile(p string) error {
 		}
 	}
 	return nil
-}
-
-// expandEnv replaces each ${NAME} in s by getenv(NAME), like
-// cpio_replace_env in gen_init_cpio; "$NAME" without braces is kept as is.
-func expandEnv(s string, getenv func(string) string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(s[i+2:], '}')
-		if j < 0 {
-			break
-		}
-		b.WriteString(s[:i])
-		if getenv != nil {
-			b.WriteString(getenv(s[i+2 : i+2+j]))
-		}
-		s = s[i+2+j+1:]
-	}
-	b.WriteString(s)
-	return b.String()
 }

@@ -23,8 +23,9 @@
 #   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio.gz]
 #   KERNEL_IMAGE      where the bzImage goes [build/bzImage]
 #   KERNEL_JOBS       parallel jobs [nproc]
-#   BUSYBOX           the static busybox of smoke-image [/bin/busybox; mk/kernel.mk
-#                     passes Debian's, which scripts/deps.sh unpacks under build/debian]
+#   BUSYBOX           the static busybox of smoke-image [Debian's, which scripts/deps.sh
+#                     unpacks under build/debian: `go run ./tools/facts busybox`]
+#   GO                the go command that asks tools/facts [go]
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -255,11 +256,17 @@ build() {
 smoke_image() {
 	out=$(abs "$1")
 	marker=${2:-slashinit-smoke}
-	busybox=${BUSYBOX:-/bin/busybox}
+	# internal/facts is the one home of where Debian's busybox is; it
+	# prints why when scripts/deps.sh has not unpacked it.
+	busybox=${BUSYBOX:-}
+	if [ -z "$busybox" ]; then
+		busybox=$(cd "$root" && "${GO:-go}" run ./tools/facts busybox) ||
+			die "no busybox: run scripts/deps.sh (it unpacks Debian's busybox-static under build/debian), or set BUSYBOX=path"
+	fi
 	[ -x "$busybox" ] || die "$busybox not found: run scripts/deps.sh (it unpacks Debian's busybox-static under build/debian), or set BUSYBOX=path"
 	# A dynamically linked busybox would need its libc in the image.
 	if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter'; then
-		die "$busybox is dynamically linked; install busybox-static"
+		die "$busybox is dynamically linked: want Debian's busybox-static (scripts/deps.sh unpacks it under build/debian)"
 	fi
 	check_tools
 	KERNEL_DIR=$(abs "$KERNEL_DIR")

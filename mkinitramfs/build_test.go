@@ -151,6 +151,35 @@ func TestCheckBlocksBuild(t *testing.T) {
 	}
 }
 
+// TestListVariableUnset: the demo's list names its busybox ${BUSYBOX}
+// (make image sets it); built without it, the error names the variable,
+// the list file and its line, and no image is written.
+func TestListVariableUnset(t *testing.T) {
+	list := filepath.Join("..", "configs", "slashinit.list")
+	b, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 0
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "file /bin/busybox ${BUSYBOX} ") {
+			line = i + 1
+		}
+	}
+	if line == 0 {
+		t.Fatalf("%s has no line \"file /bin/busybox ${BUSYBOX} ...\"", list)
+	}
+	out := filepath.Join(t.TempDir(), "img")
+	r := mk(t, []string{"BUSYBOX="}, "build", "-o", out, "-init", "/bin/sh", list)
+	want := fmt.Sprintf("%s:%d: file /bin/busybox: location ${BUSYBOX}: environment variable BUSYBOX is unset or empty", list, line)
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("build with BUSYBOX empty: exit %d, stderr\n%s\nwant %q", r.code, r.stderr, want)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written", out)
+	}
+}
+
 // TestBin installs a dynamic host program with its libraries.
 func TestBin(t *testing.T) {
 	if _, err := os.Stat("/bin/sh"); err != nil {

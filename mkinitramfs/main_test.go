@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slashinit/slashinit/initramfs"
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // bin is the mkinitramfs binary built once for all tests.
@@ -60,16 +61,15 @@ func mk(t *testing.T, env []string, args ...string) result {
 	return r
 }
 
-// staticProgram returns a static ELF program of this machine usable as
-// /init, or skips.
+// staticProgram returns a static ELF program usable as /init: Debian's
+// busybox-static, which scripts/deps.sh unpacks under build/debian
+// (facts.Busybox), or skips when it has not run.
 func staticProgram(t *testing.T) string {
 	t.Helper()
-	const p = "/bin/busybox"
-	f, err := os.Open(p)
+	p, err := facts.Busybox()
 	if err != nil {
-		t.Skipf("%s needed (Debian busybox-static): %v", p, err)
+		t.Skip(err)
 	}
-	defer f.Close()
 	return p
 }
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // TestInspectSynthetic reads back what spec.build writes, for both
@@ -71,60 +73,79 @@ func split(s string) []string {
 }
 
 // TestInspectHost compares Inspect with debug/elf, which reads the same
-// facts through the section headers, on binaries of this machine.
+// facts through the section headers, on binaries of this machine and on
+// Debian's static busybox (facts.Busybox), the static case.
 func TestInspectHost(t *testing.T) {
 	files := []string{"/bin/sh", "/usr/bin/ssh", "/usr/bin/git", "/usr/bin/qemu-system-x86_64",
-		"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/bin/busybox"}
+		"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6"}
 	tested := 0
 	for _, name := range files {
-		f, err := elf.Open(name)
-		if err != nil {
+		if _, err := os.Stat(name); err != nil {
 			t.Logf("%s: %v (skipped)", name, err)
 			continue
 		}
 		tested++
-		t.Run(name, func(t *testing.T) {
-			defer f.Close()
-			osf, err := os.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer osf.Close()
-			got, err := Inspect(osf)
-			if err != nil {
-				t.Fatalf("Inspect(%s): %v", name, err)
-			}
-			if got.Class != f.Class || got.Machine != f.Machine || got.Type != f.Type {
-				t.Errorf("header %v %v %v, debug/elf %v %v %v", got.Class, got.Machine, got.Type, f.Class, f.Machine, f.Type)
-			}
-			var interp string
-			if s := f.Section(".interp"); s != nil {
-				b, _ := s.Data()
-				interp = strings.TrimRight(string(b), "\x00")
-			}
-			if got.Interp != interp {
-				t.Errorf("Interp = %q, .interp holds %q", got.Interp, interp)
-			}
-			libs, _ := f.ImportedLibraries()
-			if !slices.Equal(got.Needed, libs) && len(got.Needed)+len(libs) > 0 {
-				t.Errorf("Needed = %q, debug/elf says %q", got.Needed, libs)
-			}
-			sonames, _ := f.DynString(elf.DT_SONAME)
-			if want := strings.Join(sonames, ""); got.Soname != want {
-				t.Errorf("Soname = %q, debug/elf says %q", got.Soname, want)
-			}
-			runpath, _ := f.DynString(elf.DT_RUNPATH)
-			if want := split(strings.Join(runpath, "")); !slices.Equal(got.RunPath, want) {
-				t.Errorf("RunPath = %q, debug/elf says %q", got.RunPath, want)
-			}
-			if want := interp == "" && len(libs) == 0; got.Static != want {
-				t.Errorf("Static = %v, want %v", got.Static, want)
-			}
-		})
+		t.Run(name, func(t *testing.T) { inspectLikeDebugELF(t, name) })
 	}
 	if tested == 0 {
-		t.Skip("none of the host binaries is present")
+		t.Error("none of the host binaries is present: not even /bin/sh")
 	}
+	t.Run("busybox-static", func(t *testing.T) {
+		bb, err := facts.Busybox()
+		if err != nil {
+			t.Skip(err)
+		}
+		if got := inspectLikeDebugELF(t, bb); !got.Static {
+			t.Errorf("%s: Static = false, want Debian's busybox-static", bb)
+		}
+	})
+}
+
+// inspectLikeDebugELF fails t when Inspect and debug/elf disagree on name,
+// and returns what Inspect read.
+func inspectLikeDebugELF(t *testing.T, name string) Info {
+	t.Helper()
+	f, err := elf.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	osf, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osf.Close()
+	got, err := Inspect(osf)
+	if err != nil {
+		t.Fatalf("Inspect(%s): %v", name, err)
+	}
+	if got.Class != f.Class || got.Machine != f.Machine || got.Type != f.Type {
+		t.Errorf("header %v %v %v, debug/elf %v %v %v", got.Class, got.Machine, got.Type, f.Class, f.Machine, f.Type)
+	}
+	var interp string
+	if s := f.Section(".interp"); s != nil {
+		b, _ := s.Data()
+		interp = strings.TrimRight(string(b), "\x00")
+	}
+	if got.Interp != interp {
+		t.Errorf("Interp = %q, .interp holds %q", got.Interp, interp)
+	}
+	libs, _ := f.ImportedLibraries()
+	if !slices.Equal(got.Needed, libs) && len(got.Needed)+len(libs) > 0 {
+		t.Errorf("Needed = %q, debug/elf says %q", got.Needed, libs)
+	}
+	sonames, _ := f.DynString(elf.DT_SONAME)
+	if want := strings.Join(sonames, ""); got.Soname != want {
+		t.Errorf("Soname = %q, debug/elf says %q", got.Soname, want)
+	}
+	runpath, _ := f.DynString(elf.DT_RUNPATH)
+	if want := split(strings.Join(runpath, "")); !slices.Equal(got.RunPath, want) {
+		t.Errorf("RunPath = %q, debug/elf says %q", got.RunPath, want)
+	}
+	if want := interp == "" && len(libs) == 0; got.Static != want {
+		t.Errorf("Static = %v, want %v", got.Static, want)
+	}
+	return got
 }
 
 func TestInspectNotELF(t *testing.T) {
