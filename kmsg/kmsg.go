@@ -11,8 +11,11 @@
 // Package [github.com/slashinit/slashinit/kmsg/kslog] puts a [log/slog]
 // front end on a Writer; it is a package of its own so that programs using
 // only the Writer, PID 1 among them, do not link log/slog. [ParseRecord]
-// and [Reader] read records back from /dev/kmsg, as dmesg(1) does; the
-// format is described in the kernel's Documentation/ABI/testing/dev-kmsg.
+// and [Reader] read records back from /dev/kmsg, as dmesg(1) does, and
+// follow the log as it grows ([Reader.Wait]); the format is described in
+// the kernel's Documentation/ABI/testing/dev-kmsg. Package
+// [github.com/slashinit/slashinit/kmsg/syslog] sends the records to a
+// syslog server; it too is kept apart, for the net package it links.
 //
 // Nothing is opened behind the caller's back: the program opens /dev/kmsg
 // with [Open] or [OpenReader] when it chooses to.
