@@ -51,6 +51,10 @@ bin/init: FORCE
 bin/mkinitramfs: FORCE
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./mkinitramfs
 
+# The demo's syslog forwarder (configs/rootfs/etc/service/syslog).
+bin/kmsg-syslog: FORCE
+	$(GO) build $(GOFLAGS_BUILD) -o $@ ./configs/cmd/kmsg-syslog
+
 FORCE:
 
 deps:
@@ -61,10 +65,10 @@ $(RUNIT)/runsvdir:
 
 image: $(IMAGE)
 
-$(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
+$(IMAGE): bin/init bin/mkinitramfs bin/kmsg-syslog $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
 	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
-		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(KMODS) \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) -bin bin/kmsg-syslog:/usr/bin/kmsg-syslog $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
 # Quit QEMU with Ctrl-A X; `poweroff` in the guest shell also ends it.
