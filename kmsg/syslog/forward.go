@@ -40,6 +40,15 @@ const (
 	maxRetry = 10 * time.Second
 )
 
+// A burst of records (the log of the boot, read at the start) is sent at
+// most burst messages per pause: a receiver's socket buffer takes a few
+// hundred datagrams, and UDP drops the rest unseen (docs/logs.md, "What is
+// lost when").
+const (
+	burst = 64
+	pause = 10 * time.Millisecond
+)
+
 // A Forwarder sends every record of a Source through a Transport.
 //
 // When a send fails the forwarder keeps the message and reads nothing more
@@ -122,6 +131,7 @@ func (f *Forwarder) Run() error {
 		since   time.Time // when sending started to fail
 		lastErr error
 		retry   = minRetry
+		inBurst int // messages sent since the last wait
 	)
 	checkpoint := func() {
 		if f.Checkpoint != nil && done != saved {
@@ -141,6 +151,7 @@ func (f *Forwarder) Run() error {
 			switch {
 			case err == io.EOF:
 				checkpoint()
+				inBurst = 0
 				if err := f.src.Wait(); err != nil {
 					return err
 				}
@@ -196,6 +207,10 @@ func (f *Forwarder) Run() error {
 		}
 		done = queue[0].done
 		queue = queue[1:]
+		if inBurst++; inBurst == burst {
+			f.sleep(pause)
+			inBurst = 0
+		}
 	}
 }
 

@@ -315,3 +315,23 @@ func TestForwardRefused(t *testing.T) {
 		t.Errorf("logged %q, want one line when sending failed and one when it worked again", logged)
 	}
 }
+
+// A long log is sent in bursts with a pause between them, and a message
+// that waited for the log to grow starts a new burst.
+func TestForwardPace(t *testing.T) {
+	var seqs []uint64
+	for s := uint64(0); s < 2*burst+10; s++ {
+		seqs = append(seqs, s)
+	}
+	l := &fakeLog{items: records(seqs...)}
+	clock := &fakeClock{}
+	n := &fakeNet{clock: clock}
+	var logged []string
+	newTestForwarder(l, n, &logged).Run()
+	if len(n.got) != len(seqs) {
+		t.Fatalf("received %d messages, want %d", len(n.got), len(seqs))
+	}
+	if want := fmt.Sprint([]time.Duration{pause, pause}); fmt.Sprint(clock.sleeps) != want {
+		t.Errorf("slept %v, want %v: a pause after each %d messages", clock.sleeps, want, burst)
+	}
+}
