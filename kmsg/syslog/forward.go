@@ -127,6 +127,7 @@ func (f *Forwarder) Run() error {
 		saved   = f.Start // the last checkpoint
 		queue   []queued  // at most a drop count and the record after it
 		counter uint32    // sequenceId of the last message
+		sent    bool      // a message went out since the start
 		failing bool
 		since   time.Time // when sending started to fail
 		lastErr error
@@ -192,7 +193,7 @@ func (f *Forwarder) Run() error {
 		if err := f.dst.Send(queue[0].msg); err != nil {
 			if !failing {
 				failing, since = true, f.now()
-				f.log(kmsg.Warning, fmt.Sprintf("sending to %s failed: %v: the records wait in the kernel's log buffer, trying again every %v to %v",
+				f.log(f.severity(sent, kmsg.Warning), fmt.Sprintf("sending to %s failed: %v: the records wait in the kernel's log buffer, trying again every %v to %v",
 					f.dst.Addr(), err, minRetry, maxRetry))
 				checkpoint()
 			}
@@ -203,8 +204,9 @@ func (f *Forwarder) Run() error {
 		}
 		if failing {
 			failing, retry = false, minRetry
-			f.log(kmsg.Notice, fmt.Sprintf("sending to %s works again after %v", f.dst.Addr(), f.now().Sub(since).Round(time.Second)))
+			f.log(f.severity(sent, kmsg.Notice), fmt.Sprintf("sending to %s works again after %v", f.dst.Addr(), f.now().Sub(since).Round(time.Second)))
 		}
+		sent = true
 		done = queue[0].done
 		queue = queue[1:]
 		if inBurst++; inBurst == burst {
@@ -234,6 +236,16 @@ func (f *Forwarder) host() string {
 // that follow right, the earlier ones included.
 func (f *Forwarder) boot() time.Time {
 	return f.now().Add(-f.uptime())
+}
+
+// severity is p for a line about sending, or Info before anything was
+// sent: at boot the forwarder starts before the network is up, and its
+// first sends failing is no news.
+func (f *Forwarder) severity(sent bool, p kmsg.Priority) kmsg.Priority {
+	if !sent {
+		return kmsg.Info
+	}
+	return p
 }
 
 func (f *Forwarder) log(p kmsg.Priority, line string) {

@@ -335,3 +335,19 @@ func TestForwardPace(t *testing.T) {
 		t.Errorf("slept %v, want %v: a pause after each %d messages", clock.sleeps, want, burst)
 	}
 }
+
+// At boot the forwarder starts before the network: its first sends fail,
+// which it logs as information, not as a warning.
+func TestForwardBeforeTheNetwork(t *testing.T) {
+	l := &fakeLog{items: records(0, 1)}
+	clock := &fakeClock{}
+	n := &fakeNet{clock: clock, down: func(now time.Duration) bool { return now < 5*time.Second }}
+	var logged []string
+	newTestForwarder(l, n, &logged).Run()
+	if got := texts(t, n.got); len(got) != 3 || got[1] != "svc record 0" || got[2] != "svc record 1" {
+		t.Errorf("received %q, want the probe and both records", got)
+	}
+	if len(logged) != 2 || !strings.HasPrefix(logged[0], "<6>sending to 10.0.2.2:514 failed") || !strings.HasPrefix(logged[1], "<6>sending to 10.0.2.2:514 works again after 8s") {
+		t.Errorf("logged %q, want both lines at info", logged)
+	}
+}
