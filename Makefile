@@ -51,9 +51,10 @@ bin/init: FORCE
 bin/mkinitramfs: FORCE
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./mkinitramfs
 
-# The demo's syslog forwarder (configs/rootfs/etc/service/syslog).
+# The demo's syslog forwarder (configs/rootfs/etc/service/syslog), linked
+# like PID 1: it runs as long as the server (internal/facts: Resident).
 bin/kmsg-syslog: FORCE
-	$(GO) build $(GOFLAGS_BUILD) -o $@ ./configs/cmd/kmsg-syslog
+	$(GO) build $(INIT_LDFLAGS) -o $@ ./configs/cmd/kmsg-syslog
 
 FORCE:
 

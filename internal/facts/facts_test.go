@@ -1,6 +1,9 @@
 package facts
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNewest(t *testing.T) {
 	for _, tc := range []struct {
@@ -42,6 +45,22 @@ func TestCompareVersions(t *testing.T) {
 	} {
 		if got := compareVersions(tc.a, tc.b); got != tc.want {
 			t.Errorf("compareVersions(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// The resident programs are linked like PID 1, the tools without
+// GODEBUG's default.
+func TestGoBuildArgs(t *testing.T) {
+	for pkg, ld := range map[string]string{
+		"./init":                    InitLDFlags,
+		"./configs/cmd/kmsg-syslog": InitLDFlags,
+		"./mkinitramfs":             ToolLDFlags,
+	} {
+		got := strings.Join(GoBuildArgs(pkg, "out"), " ")
+		want := "build -trimpath -ldflags=" + ld + " -o out " + pkg
+		if got != want {
+			t.Errorf("GoBuildArgs(%q) = %q, want %q", pkg, got, want)
 		}
 	}
 }
