@@ -1,0 +1,110 @@
+package e2e_test
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slashinit/slashinit/e2e/qemu"
+)
+
+// netconsole on the minimal kernel (issue 15): kernel.config builds in
+// netconsole and the e1000 driver, so netconsole= on the command line sends
+// the kernel's console from before /init runs to the end, a panic
+// included, as UDP datagrams of plain text.
+
+// netconsoleReceiver collects the datagrams sent to a UDP port of the
+// host's loopback address (the guest's 10.0.2.2).
+type netconsoleReceiver struct {
+	conn *net.UDPConn
+	mu   sync.Mutex
+	text strings.Builder
+}
+
+func listenNetconsole(t *testing.T) *netconsoleReceiver {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &netconsoleReceiver{conn: conn}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.text.Write(buf[:n])
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close()
+		if t.Failed() {
+			t.Logf("netconsole received:\n%s", tail(r.String(), 40))
+		}
+	})
+	return r
+}
+
+func (r *netconsoleReceiver) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (r *netconsoleReceiver) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.text.String()
+}
+
+// await waits until the text received holds want.
+func (r *netconsoleReceiver) await(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !strings.Contains(r.String(), want); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("netconsole: %q not received within %v", want, timeout)
+		}
+	}
+}
+
+// TestMinimalKernelNetconsole boots kernel.config's kernel with
+// netconsole= pointing at a port of the host: the kernel's messages arrive
+// from before /init runs, and a panic forced with sysrq arrives with its
+// message before the machine resets.
+func TestMinimalKernelNetconsole(t *testing.T) {
+	needMinimalKernel(t)
+	rx := listenNetconsole(t)
+	k := filepath.Join(t.TempDir(), "kernel-netconsole")
+	buildMinimalKernel(t, image(t, qemu.Image{Files: withShell(nil)}), k)
+
+	opts := minimalOpts(k)
+	opts.Args = qemu.Net{}.Args()
+	// The diskless deployment's line (docs/logs.md): from the guest's
+	// address on eth0 (the one QEMU's DHCP server gives it, known before
+	// the lease) to the host's port; no MAC, so broadcast.
+	opts.Append += fmt.Sprintf(" netconsole=@%s/eth0,%d@%s/", qemu.GuestAddr, rx.port(), qemu.HostAddr)
+	vm := boot(t, opts)
+	expect(t, vm.Console, `netconsole: network logging started`, 120*time.Second)
+	// Kernel messages of the boot before userspace, and PID 1's first
+	// record: loglevel=7 puts info on the console, so on netconsole.
+	rx.await(t, "Run /init as init process", 60*time.Second)
+	rx.await(t, "init: slashinit ", 60*time.Second)
+	if i, j := strings.Index(rx.String(), "Run /init as init process"), strings.Index(rx.String(), "init: slashinit "); i > j {
+		t.Errorf("PID 1's record came before the kernel's \"Run /init\":\n%s", tail(rx.String(), 20))
+	}
+	waitShell(t, vm, 150*time.Second)
+
+	// The shell dies with the kernel: the crash is started detached.
+	run(t, vm, "cat /proc/sys/kernel/sysrq && "+detached("echo c >/proc/sysrq-trigger"))
+	rx.await(t, "Kernel panic - not syncing: sysrq triggered crash", 60*time.Second)
+	// panic=-1 resets the machine at once, and -no-reboot ends QEMU: the
+	// message was sent before the reset.
+	if err := vm.Wait(60 * time.Second); err != nil {
+		t.Errorf("QEMU did not exit after the panic: %v", err)
+	}
+	t.Logf("netconsole received %d bytes; its last lines:\n%s", len(rx.String()), tail(rx.String(), 8))
+}
