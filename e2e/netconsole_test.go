@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +15,8 @@ import (
 
 // netconsole on the minimal kernel (issue 15): kernel.config builds in
 // netconsole and the e1000 driver, so netconsole= on the command line sends
-// the kernel's console from before /init runs to the end, a panic
-// included, as UDP datagrams of plain text.
+// the kernel's console, from the first record of the boot to the end, a
+// panic included, as UDP datagrams of plain text.
 
 // netconsoleReceiver collects the datagrams sent to a UDP port of the
 // host's loopback address (the guest's 10.0.2.2).
@@ -71,27 +72,49 @@ func (r *netconsoleReceiver) await(t *testing.T, want string, timeout time.Durat
 	}
 }
 
-// TestMinimalKernelNetconsole boots kernel.config's kernel with
-// netconsole= pointing at a port of the host: the kernel's messages arrive
-// from before /init runs, and a panic forced with sysrq arrives with its
-// message before the machine resets.
+// netconsoleIPXE is the netconsole= of the deployment guide's iPXE script
+// (docs/logs.md), with the receiver's port: iPXE fills in the address DHCP
+// gave it and the boot server's, before the kernel starts.
+const netconsoleIPXE = "netconsole=@${ip}/eth0,%d@${next-server}/"
+
+// TestMinimalKernelNetconsole boots kernel.config's kernel from the
+// network as a diskless server does (iPXE, the deployment guide's
+// netconsole= line) with a port of the host as the receiver: the kernel's
+// messages arrive from before /init runs, and a panic forced with sysrq
+// arrives with its message before the machine resets.
 func TestMinimalKernelNetconsole(t *testing.T) {
 	needMinimalKernel(t)
 	rx := listenNetconsole(t)
 	k := filepath.Join(t.TempDir(), "kernel-netconsole")
 	buildMinimalKernel(t, image(t, qemu.Image{Files: withShell(nil)}), k)
+	srv, err := qemu.ServeFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.PutFile("bzImage", k); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "console=ttyS0 loglevel=7 panic=-1 " + fmt.Sprintf(netconsoleIPXE, rx.port())
+	srv.Put("boot.ipxe", []byte("#!ipxe\nkernel "+srv.URL("bzImage")+" "+cmdline+"\nboot\n"))
 
-	opts := minimalOpts(k)
-	opts.Args = qemu.Net{}.Args()
-	// The diskless deployment's line (docs/logs.md): from the guest's
-	// address on eth0 (the one QEMU's DHCP server gives it, known before
-	// the lease) to the host's port; no MAC, so broadcast.
-	opts.Append += fmt.Sprintf(" netconsole=@%s/eth0,%d@%s/", qemu.GuestAddr, rx.port(), qemu.HostAddr)
-	vm := boot(t, opts)
+	vm := boot(t, qemu.Options{
+		Args:     qemu.Net{BootFile: srv.URL("boot.ipxe"), Boot: true}.Args(),
+		NoReboot: true,
+		Shell:    true,
+		Limit:    vmLimit,
+	})
+	want := fmt.Sprintf("netconsole=@%s/eth0,%d@%s/", qemu.GuestAddr, rx.port(), qemu.HostAddr)
+	expect(t, vm.Console, `Kernel command line: .*`+regexp.QuoteMeta(want), 4*time.Minute)
 	expect(t, vm.Console, `netconsole: network logging started`, 120*time.Second)
-	// Kernel messages of the boot before userspace, and PID 1's first
-	// record: loglevel=7 puts info on the console, so on netconsole.
+	// netconsole= on the command line sends the log from its first
+	// record when it starts (CON_PRINTBUFFER), then the kernel's messages
+	// before userspace and PID 1's: loglevel=7 puts info on the console,
+	// so on netconsole.
 	rx.await(t, "Run /init as init process", 60*time.Second)
+	if first, _, _ := strings.Cut(rx.String(), "\n"); !strings.Contains(first, "] Linux version ") {
+		t.Errorf("the first line received is %q, want the kernel's first record (Linux version ...)", first)
+	}
 	rx.await(t, "init: slashinit ", 60*time.Second)
 	if i, j := strings.Index(rx.String(), "Run /init as init process"), strings.Index(rx.String(), "init: slashinit "); i > j {
 		t.Errorf("PID 1's record came before the kernel's \"Run /init\":\n%s", tail(rx.String(), 20))
@@ -106,5 +129,6 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 	if err := vm.Wait(60 * time.Second); err != nil {
 		t.Errorf("QEMU did not exit after the panic: %v", err)
 	}
-	t.Logf("netconsole received %d bytes; its last lines:\n%s", len(rx.String()), tail(rx.String(), 8))
+	t.Logf("netconsole received %d bytes; its first and last lines:\n%s\n...\n%s", len(rx.String()),
+		strings.Join(strings.SplitN(rx.String(), "\n", 4)[:3], "\n"), tail(rx.String(), 6))
 }
