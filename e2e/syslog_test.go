@@ -15,6 +15,8 @@ import (
 
 	"github.com/slashinit/slashinit/e2e/qemu"
 	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/kmsg"
+	"github.com/slashinit/slashinit/kmsg/syslog"
 )
 
 // The demo's syslog service (issue 15): with SYSLOG_HOST on the kernel
@@ -365,7 +367,6 @@ func TestSyslog(t *testing.T) {
 		t.Logf("6000 records written in %v with the network lost", time.Since(start).Round(time.Millisecond))
 		time.Sleep(5 * time.Second)
 		unaffected(t)
-		t.Logf("kmsg-syslog during the outage: %s", rssOf(t, vm, pids["syslog"]))
 
 		rx.start(t)
 		run(t, vm, "ip route del unreachable "+qemu.HostAddr)
@@ -391,6 +392,7 @@ func TestSyslog(t *testing.T) {
 		rx.await(t, "the forwarder's line that sending works again", 30*time.Second, func(m received) bool {
 			return m.app == "kmsg-syslog" && strings.HasPrefix(m.msg, "sending to "+dest+" works again after ")
 		})
+		t.Logf("kmsg-syslog after the outage and the flood: %s", rssOf(t, vm, pids["syslog"]))
 	})
 
 	t.Run("idle-and-restart", func(t *testing.T) {
@@ -421,4 +423,101 @@ func TestSyslog(t *testing.T) {
 		}
 	})
 	noPanic(t, vm)
+}
+
+// docsRsyslog is the rsyslog configuration of docs/logs.md: the fenced
+// block that starts with this line.
+const docsRsyslog = "# /etc/rsyslog.d/slashinit.conf"
+
+// TestSyslogDocsConfig runs rsyslogd with the configuration docs/logs.md
+// gives for the boot server (its port and directory changed) and sends it
+// messages as the forwarder formats them: each machine's file gets them in
+// the line format the guide shows.
+func TestSyslogDocsConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rsyslogd: skipped with -short")
+	}
+	if _, err := os.Stat(rsyslogd); err != nil {
+		t.Skipf("%s not installed (Debian package rsyslog): run scripts/deps.sh", rsyslogd)
+	}
+	root, err := facts.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs/logs.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "```\n"+docsRsyslog)
+	block, _, closed := strings.Cut(docsRsyslog+after, "```")
+	if !ok || !closed {
+		t.Fatalf("docs/logs.md has no fenced block starting with %q", docsRsyslog)
+	}
+	dir := t.TempDir()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	c.Close()
+	conf := strings.NewReplacer(`port="514"`, fmt.Sprintf(`address="127.0.0.1" port="%d"`, port),
+		"/var/log/slashinit", dir).Replace(block)
+	if !strings.Contains(conf, fmt.Sprint(port)) || !strings.Contains(conf, dir) {
+		t.Fatalf("the configuration of docs/logs.md has no port=\"514\" or /var/log/slashinit to change:\n%s", block)
+	}
+	confPath := filepath.Join(dir, "rsyslog.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "pid"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+
+	s, err := syslog.NewSender(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	boot := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	recs := []kmsg.Record{
+		{Facility: 1, Priority: kmsg.Info, Timestamp: 1804 * time.Millisecond, Message: "init: slashinit v1: PID 1 up; mounted / /proc /sys /sys/fs/cgroup /dev /dev/pts"},
+		{Facility: 0, Priority: kmsg.Info, Timestamp: 4960 * time.Millisecond, Message: "e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX"},
+	}
+	want := []string{
+		"2025-03-01T12:00:01.804000Z node-7 user.info init: slashinit v1: PID 1 up; mounted / /proc /sys /sys/fs/cgroup /dev /dev/pts",
+		"2025-03-01T12:00:04.960000Z node-7 kern.info kernel: e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX",
+	}
+	file := filepath.Join(dir, "node-7.log")
+	var got string
+	// rsyslogd takes a moment to listen: send until the file has both.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		for _, r := range recs {
+			if err := s.Send(append(syslog.FromRecord(r, "node-7", boot).Append(nil), '\n')); err != nil {
+				t.Logf("send: %v", err)
+			}
+		}
+		b, _ := os.ReadFile(file)
+		got = string(b)
+		if strings.Contains(got, want[0]+"\n") && strings.Contains(got, want[1]+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after 30 s:\n%s\nwant lines\n%s", file, got, strings.Join(want, "\n"))
+		}
+	}
+	// Every line is one of the two: nothing else, nothing cut.
+	for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if line != want[0] && line != want[1] {
+			t.Errorf("%s: unexpected line %q", file, line)
+		}
+	}
+	for _, w := range want {
+		if w = strings.Replace(w, "node-7", "slashinit", 1); !strings.Contains(string(doc), w+"\n") {
+			t.Errorf("docs/logs.md does not show the line rsyslog writes:\n%s", w)
+		}
+	}
 }

@@ -169,11 +169,11 @@ func (f *Forwarder) Run() error {
 					"dropped %d records of the kernel log (sequence numbers %d to %d): the kernel overwrote them before they could be sent",
 					rec.Seq-next, next, rec.Seq-1))
 				m.Sequence = sequence()
-				queue = append(queue, queued{m.Append(nil), rec.Seq})
+				queue = append(queue, queued{datagram(m), rec.Seq})
 			}
 			m := FromRecord(rec, f.host(), f.boot())
 			m.Sequence = sequence()
-			queue = append(queue, queued{m.Append(nil), rec.Seq + 1})
+			queue = append(queue, queued{datagram(m), rec.Seq + 1})
 			next = rec.Seq + 1
 		}
 
@@ -181,7 +181,7 @@ func (f *Forwarder) Run() error {
 			probe := f.message(Syslog, kmsg.Notice, f.uptime(), fmt.Sprintf(
 				"sending to %s failed from %s (%v); trying again, the records held since then follow",
 				f.dst.Addr(), since.UTC().Format(time.RFC3339), lastErr))
-			if err := f.dst.Send(probe.Append(nil)); err != nil {
+			if err := f.dst.Send(datagram(probe)); err != nil {
 				lastErr = err
 				f.sleep(retry)
 				retry = min(2*retry, maxRetry)
@@ -214,6 +214,11 @@ func (f *Forwarder) Run() error {
 			inBurst = 0
 		}
 	}
+}
+
+// datagram is m and its line end.
+func datagram(m Message) []byte {
+	return append(m.Append(make([]byte, 0, 256)), '\n')
 }
 
 // message is a message of the forwarder's own, at uptime.

@@ -115,7 +115,11 @@ func texts(t *testing.T, msgs []string) []string {
 	t.Helper()
 	var out []string
 	for _, m := range msgs {
-		p, err := parse5424([]byte(m))
+		line, ok := strings.CutSuffix(m, "\n")
+		if !ok || strings.Contains(line, "\n") {
+			t.Fatalf("datagram %q: want one line and its line end", m)
+		}
+		p, err := parse5424([]byte(line))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +143,7 @@ func TestForwardInOrder(t *testing.T) {
 		t.Errorf("received %q, want %q", got, want)
 	}
 	for i, m := range n.got {
-		p, _ := parse5424([]byte(m))
+		p, _ := parse5424([]byte(strings.TrimSuffix(m, "\n")))
 		if p.host != "node1" || p.pri != 14 || p.sd["sequenceId"] != fmt.Sprint(i+1) {
 			t.Errorf("message %d: %+v, want host node1, PRI 14, sequenceId %d", i, p, i+1)
 		}
@@ -191,7 +195,7 @@ func TestForwardGap(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("received\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	p, _ := parse5424([]byte(n.got[0]))
+	p, _ := parse5424([]byte(strings.TrimSuffix(n.got[0], "\n")))
 	if p.pri != Syslog<<3|int(kmsg.Warning) || p.app != Name || p.sd["sysUpTime"] != "300" {
 		t.Errorf("the count: %+v, want facility syslog, warning, from %s, dated like record 3", p, Name)
 	}
@@ -253,10 +257,10 @@ func TestForwardNoRoute(t *testing.T) {
 	if !strings.HasPrefix(got[2], "kmsg-syslog sending to 10.0.2.2:514 failed from 2025-03-01T12:00:00Z (send: network is unreachable); trying again") {
 		t.Errorf("message 2 = %q, want the probe saying since when sending failed", got[2])
 	}
-	if p, _ := parse5424([]byte(n.got[2])); p.sd["sequenceId"] != "" {
+	if p, _ := parse5424([]byte(strings.TrimSuffix(n.got[2], "\n"))); p.sd["sequenceId"] != "" {
 		t.Errorf("the probe has sequenceId %s: a lost probe would look like a lost record", p.sd["sequenceId"])
 	}
-	if p, _ := parse5424([]byte(n.got[3])); p.sd["sequenceId"] != "3" {
+	if p, _ := parse5424([]byte(strings.TrimSuffix(n.got[3], "\n"))); p.sd["sequenceId"] != "3" {
 		t.Errorf("record 2 has sequenceId %s after the outage, want 3", p.sd["sequenceId"])
 	}
 	wantSleeps := "[1s 2s 4s 8s 10s 10s 10s 10s 10s 1s]"

@@ -24,8 +24,8 @@ func FuzzFormat(f *testing.F) {
 		m := FromRecord(rec, host, boot)
 		m.Sequence = 1
 		b := m.Append(nil)
-		if len(b) > MaxMessage {
-			t.Fatalf("message of %d bytes, over %d", len(b), MaxMessage)
+		if len(b) > MaxMessage-1 {
+			t.Fatalf("message of %d bytes, over %d", len(b), MaxMessage-1)
 		}
 		p, err := parse5424(b)
 		if err != nil {
@@ -50,7 +50,7 @@ func FuzzFormat(f *testing.F) {
 		}
 		plain := !strings.ContainsFunc(text, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
 		switch {
-		case plain && len(b) < MaxMessage-utf8Max && p.msg != text:
+		case plain && len(b) < MaxMessage-1-utf8Max && p.msg != text:
 			t.Fatalf("text %q, want the record's %q", p.msg, text)
 		case plain && !strings.HasPrefix(text, p.msg):
 			t.Fatalf("text %q is not a prefix of the record's %q", p.msg, text)

@@ -18,7 +18,9 @@
 // when the wall clock was not set at boot.
 //
 // [Sender] sends datagrams to HOST[:PORT], and [Forwarder] reads the log,
-// sends every record and, when sending fails, waits: the records wait in
+// sends every record, one message and a line end per datagram (rsyslog and
+// syslog-ng drop the line end; `nc -klu` shows one message a line), and,
+// when sending fails, waits: the records wait in
 // the kernel's log buffer, not in the forwarder's memory. Records the
 // kernel overwrote meanwhile are dropped, and counted in a message sent
 // where they are missing.
@@ -44,9 +46,10 @@ const (
 // most 191.
 const maxFacility = 23
 
-// MaxMessage is the largest message Append writes: RFC 5426 (3.2) asks
-// every receiver to take 2048 bytes over IPv4 and IPv6. A longer text is
-// cut to fit.
+// MaxMessage is the largest datagram a Forwarder sends: RFC 5426 (3.2)
+// asks every receiver to take 2048 bytes over IPv4 and IPv6. Append writes
+// a byte less, for the line end the Forwarder puts after each message; a
+// longer text is cut to fit.
 const MaxMessage = 2048
 
 // The lengths RFC 5424 (6) allows for the header fields.
@@ -106,7 +109,7 @@ func splitTag(s string) (tag, text string, ok bool) {
 // printASCII is RFC 5424's PRINTUSASCII, what header fields are made of.
 func printASCII(c byte) bool { return c >= 33 && c <= 126 }
 
-// Append appends m in RFC 5424's format to b, at most MaxMessage bytes. A
+// Append appends m in RFC 5424's format to b, at most MaxMessage-1 bytes. A
 // header field loses what RFC 5424 does not allow in it (bytes outside
 // PRINTUSASCII become '_', and it is cut at its maximum length); the text's
 // control characters but tab are written \xNN, as the kernel writes them in
@@ -143,7 +146,7 @@ func (m Message) Append(b []byte) []byte {
 		return b
 	}
 	b = append(b, ' ')
-	return appendText(b, m.Text, start+MaxMessage)
+	return appendText(b, m.Text, start+MaxMessage-1)
 }
 
 // appendField appends s as a header field: "-" (NILVALUE) when empty.
