@@ -54,6 +54,11 @@ bin/init: FORCE
 bin/mkinitramfs: FORCE
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./mkinitramfs
 
+# The demo's syslog forwarder (configs/rootfs/etc/service/syslog), linked
+# like PID 1: it runs as long as the server (internal/facts: Resident).
+bin/kmsg-syslog: FORCE
+	$(GO) build $(INIT_LDFLAGS) -o $@ ./configs/cmd/kmsg-syslog
+
 FORCE:
 
 deps:
@@ -64,10 +69,10 @@ $(RUNIT)/runsvdir:
 
 image: $(IMAGE)
 
-$(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(shell find configs -type f)
+$(IMAGE): bin/init bin/mkinitramfs bin/kmsg-syslog $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
 	BUSYBOX='$(BUSYBOX)' bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
-		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(KMODS) \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) -bin bin/kmsg-syslog:/usr/bin/kmsg-syslog $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
 # Quit QEMU with Ctrl-A X; `poweroff` in the guest shell also ends it.
@@ -100,9 +105,10 @@ vet:
 # The whole suite: the namespace tests need root, the end-to-end tests need
 # QEMU and the runit binaries (deps installs them). A test that skips did not
 # run, so the run fails unless ALLOW_SKIP names it: tools/testreport prints
-# what go test prints, then each skip and its reason. TestMinimalKernel runs in
-# make test-kernel. Raw events: build/test.json; the report: build/test.log.
-ALLOW_SKIP ?= ^TestMinimalKernel$$
+# what go test prints, then each skip and its reason. TestMinimalKernel and
+# TestMinimalKernelNetconsole run in make test-kernel. Raw events:
+# build/test.json; the report: build/test.log.
+ALLOW_SKIP ?= ^TestMinimalKernel(Netconsole)?$$
 TESTREPORT = $(GO) run ./tools/testreport
 test: deps vet all
 	@mkdir -p $(BUILD)

@@ -237,3 +237,35 @@ func TestDevKmsgTruncatedRecord(t *testing.T) {
 	}
 	t.Fatal("record not found")
 }
+
+// Wait on the real /dev/kmsg, at the end of the log: it returns once a
+// record is written, and that record is what Next reads.
+func TestDevKmsgWait(t *testing.T) {
+	r := needDevKmsg(t)
+	readToEnd(t, r)
+	w, err := Open(devKmsg, "kmsgtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	done := make(chan error, 1)
+	go func() { done <- r.Wait() }()
+	m := marker(t)
+	if err := w.Log(Info, m); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after a record was written")
+	}
+	for _, rec := range readToEnd(t, r) {
+		if rec.Message == "kmsgtest: "+m {
+			return
+		}
+	}
+	t.Errorf("the record %q written during Wait was not read after it", m)
+}

@@ -14,8 +14,11 @@
 // package of its own so that programs using only the Writer, PID 1 among
 // them, link neither log/slog nor fmt. This package itself builds its
 // messages without fmt. [ParseRecord]
-// and [Reader] read records back from /dev/kmsg, as dmesg(1) does; the
-// format is described in the kernel's Documentation/ABI/testing/dev-kmsg.
+// and [Reader] read records back from /dev/kmsg, as dmesg(1) does, and
+// follow the log as it grows ([Reader.Wait]); the format is described in
+// the kernel's Documentation/ABI/testing/dev-kmsg. Package
+// [github.com/slashinit/slashinit/kmsg/syslog] sends the records to a
+// syslog server; it too is kept apart, for the net package it links.
 //
 // Nothing is opened behind the caller's back: the program opens /dev/kmsg
 // with [Open] or [OpenReader] when it chooses to.

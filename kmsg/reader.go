@@ -99,6 +99,36 @@ func (r *Reader) Next() (Record, error) {
 	}
 }
 
+// Wait returns when the file has a record to read: after Next has
+// returned io.EOF on a file opened O_NONBLOCK, a program that follows the
+// log (a forwarder) waits here instead of polling on a timer. The wait is
+// Go's poller's, so it holds no thread. It returns at once when a record is
+// already there.
+func (r *Reader) Wait() error {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return &fs.PathError{Op: "poll", Path: r.name, Err: err}
+	}
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		// RawConn.Read arms the poller before calling this, so a record
+		// arriving after this check still wakes the wait.
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			perr = err
+			return true
+		}
+		return n > 0 || err != nil
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return &fs.PathError{Op: "poll", Path: r.name, Err: err}
+	}
+	return nil
+}
+
 // Close closes the file.
 func (r *Reader) Close() error {
 	return r.f.Close()

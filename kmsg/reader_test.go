@@ -155,3 +155,63 @@ func TestOpenReaderErrors(t *testing.T) {
 		t.Errorf("OpenReader(fifo, true) = %v, want ESPIPE from seek naming the path", err)
 	}
 }
+
+// Wait on a non-blocking pipe: it waits while the pipe is empty, returns
+// when a record is written, and returns at once while one is there.
+func TestReaderWait(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	if err := syscall.SetNonblock(int(pr.Fd()), true); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(pr)
+	defer r.Close()
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next on an empty pipe = %v, want io.EOF", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- r.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait on an empty pipe returned %v before anything was written", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := pw.WriteString("6,7,1,-;woken\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after a record was written")
+	}
+	// The record is still unread: a second Wait returns at once.
+	if err := r.Wait(); err != nil {
+		t.Fatalf("Wait with a record pending = %v", err)
+	}
+	if rec, err := r.Next(); err != nil || rec.Message != "woken" || rec.Seq != 7 {
+		t.Fatalf("Next after Wait = %+v, %v; want record 7 \"woken\"", rec, err)
+	}
+}
+
+// Wait on a closed Reader fails, naming the file, instead of blocking.
+func TestReaderWaitClosed(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	r := NewReader(pr)
+	r.Close()
+	err = r.Wait()
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op != "poll" || pe.Path != pr.Name() {
+		t.Fatalf("Wait on a closed Reader = %v, want a poll PathError naming %s", err, pr.Name())
+	}
+}

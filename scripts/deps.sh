@@ -8,7 +8,9 @@
 #         apt-get download and unpacked under build/, not installed),
 #         GNU cpio and the compressors the tests check images with, tini,
 #         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
-#         resolver's tests (they build small dynamic programs and libraries).
+#         resolver's tests (they build small dynamic programs and libraries),
+#         rsyslog for the syslog tests (they start their own rsyslogd on the
+#         loopback address with a configuration of their own).
 # kernel: what `make kernel` needs: the kernel source (Debian's linux-source,
 #         which pulls in the current linux-source-X.Y) and what
 #         mk/build-kernel.sh and kbuild run: make, gcc with libc's headers
@@ -25,7 +27,7 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev"
+base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev rsyslog"
 kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils"
 
 case $group in

@@ -34,13 +34,18 @@ const InitLDFlags = ToolLDFlags + " " + DisableTHPLDFlag
 // BuildFlags are the go build flags besides -ldflags, for every binary.
 var BuildFlags = []string{"-trimpath"}
 
+// Resident are the packages of the programs that run as long as the
+// server, linked with InitLDFlags for the same reason as PID 1: PID 1 and
+// the example system's syslog forwarder.
+var Resident = []string{"./init", "./configs/cmd/kmsg-syslog"}
+
 // GoBuildArgs returns the arguments of `go build` for package pkg into out:
-// PID 1 ("./init") with InitLDFlags, anything else with ToolLDFlags. Run it
-// with CGO_ENABLED=0 (GoBuildEnv): the binaries go into an initramfs with
-// no C library.
+// a Resident program with InitLDFlags, anything else with ToolLDFlags. Run
+// it with CGO_ENABLED=0 (GoBuildEnv): the binaries go into an initramfs
+// with no C library.
 func GoBuildArgs(pkg, out string) []string {
 	ld := ToolLDFlags
-	if pkg == "./init" {
+	if slices.Contains(Resident, pkg) {
 		ld = InitLDFlags
 	}
 	args := append([]string{"build"}, BuildFlags...)

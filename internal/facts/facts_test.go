@@ -66,3 +66,19 @@ func TestBusyboxEnv(t *testing.T) {
 		t.Errorf("Busybox() with a missing $BUSYBOX: %v", err)
 	}
 }
+
+// The resident programs are linked like PID 1, the tools without
+// GODEBUG's default.
+func TestGoBuildArgs(t *testing.T) {
+	for pkg, ld := range map[string]string{
+		"./init":                    InitLDFlags,
+		"./configs/cmd/kmsg-syslog": InitLDFlags,
+		"./mkinitramfs":             ToolLDFlags,
+	} {
+		got := strings.Join(GoBuildArgs(pkg, "out"), " ")
+		want := "build -trimpath -ldflags=" + ld + " -o out " + pkg
+		if got != want {
+			t.Errorf("GoBuildArgs(%q) = %q, want %q", pkg, got, want)
+		}
+	}
+}
