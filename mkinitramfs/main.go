@@ -31,6 +31,7 @@ const usage = `usage:
                     [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
   mkinitramfs ls IMAGE
   mkinitramfs check IMAGE
+  mkinitramfs diff [-q] IMAGE IMAGE
 
   -kmod NAME       add kernel module NAME (or an alias; - and _ alike) with every module it
                    depends on and modprobe's index files, at /lib/modules/VERSION (repeatable)
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		err = list(args[1:], stdout)
 	case "check":
 		err = check(args[1:], stdout)
+	case "diff":
+		err = diff(args[1:], stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -86,6 +89,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		return 2
 	case errors.Is(err, errReported):
 		return 1
+	case errors.As(err, new(troubleError)):
+		fmt.Fprintf(stderr, "mkinitramfs: %v\n", err)
+		return 2
 	default:
 		fmt.Fprintf(stderr, "mkinitramfs: %v\n", err)
 		return 1
@@ -218,21 +224,11 @@ func readImage(cmd string, args []string) (string, *initramfs.Archive, error) {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") && args[0] != "-" {
 		return "", nil, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
 	}
-	name := args[0]
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return "", nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	a, err := initramfs.Read(r)
+	a, err := openImage(args[0])
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", name, err)
+		return "", nil, err
 	}
-	return name, a, nil
+	return args[0], a, nil
 }
 
 func list(args []string, stdout io.Writer) error {
