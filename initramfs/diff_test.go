@@ -38,7 +38,7 @@ func fakeModule(modinfo ...string) []byte {
 		le.PutUint64(h[32:], uint64(size))
 		le.PutUint64(h[48:], 1)
 	}
-	section(1, 1, 1, infoOff, len(info))   // SHT_PROGBITS
+	section(1, 1, 1, infoOff, len(info))    // SHT_PROGBITS
 	section(2, 10, 3, shstrOff, len(shstr)) // SHT_STRTAB
 	return b
 }
