@@ -445,3 +445,15 @@ func splitExisting(loc string, dir bool) (p, rest string, ok bool) {
 	}
 	return "", "", false
 }
+
+// ContainerImages returns the container images that entries of a came
+// from, in the order of their first entry (Entries order).
+func ContainerImages(a *Archive) []*ContainerImage {
+	var out []*ContainerImage
+	for _, e := range a.Entries() {
+		if e.Image != nil && !slices.Contains(out, e.Image) {
+			out = append(out, e.Image)
+		}
+	}
+	return out
+}

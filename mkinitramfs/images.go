@@ -13,7 +13,8 @@ import (
 // ("oci:PATH", "docker-archive:FILE").
 func openImage(name string) (*initramfs.Archive, error) {
 	if initramfs.IsContainerImageRef(name) {
-		a, _, err := initramfs.ReadContainerImage(name)
+		a := initramfs.New()
+		_, err := a.AddContainerImage(name)
 		return a, err
 	}
 	var r io.Reader = os.Stdin
@@ -30,4 +31,16 @@ func openImage(name string) (*initramfs.Archive, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return a, nil
+}
+
+// unusedCommands says, for each container image that files of a came
+// from, that the image's entrypoint is not what the kernel runs.
+func unusedCommands(a *initramfs.Archive) []string {
+	var out []string
+	for _, img := range initramfs.ContainerImages(a) {
+		if s := img.UnusedCommand(); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

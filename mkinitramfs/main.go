@@ -5,8 +5,9 @@
 //	mkinitramfs ls IMAGE
 //	mkinitramfs check IMAGE
 //
-// A SOURCE is a directory (its tree becomes /), an existing image, or a
-// gen_init_cpio list file; later sources win for the same path, then -init
+// A SOURCE is a directory (its tree becomes /), an existing image, a
+// gen_init_cpio list file, or a container image (oci:PATH[:TAG|@DIGEST],
+// docker-archive:FILE[:TAG]); later sources win for the same path, then -init
 // and -bin, then -kmod (kernel modules with their dependencies and
 // modprobe's index files, at /lib/modules/VERSION). The work is done by package initramfs; this file maps flags to
 // it. Exit status: 0 success, 1 failure (one line naming the file and the
@@ -155,6 +156,9 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 			return err
 		}
 	}
+	for _, s := range unusedCommands(a) {
+		fmt.Fprintf(stderr, "mkinitramfs: note: %s\n", s)
+	}
 	if *initFile != "" {
 		if err := a.AddFile(*initFile, "/init", 0o755); err != nil {
 			return fmt.Errorf("-init: %w", err)
@@ -235,6 +239,9 @@ func list(args []string, stdout io.Writer) error {
 	_, a, err := readImage("ls", args)
 	if err != nil {
 		return err
+	}
+	for _, s := range unusedCommands(a) {
+		fmt.Fprintf(stdout, "# %s\n", s)
 	}
 	for _, e := range a.Entries() {
 		if _, err := fmt.Fprintln(stdout, e); err != nil {
