@@ -106,8 +106,12 @@ func fixTarChecksum(h []byte) {
 // FuzzApplyLayer: any tar stream applied over a lower layer either fails or
 // leaves only clean paths inside the root; nothing panics.
 func FuzzApplyLayer(f *testing.F) {
+	// Small seeds: the fuzzer minimizes every new input, slowly for large
+	// ones.
 	for _, l := range testLayers {
-		f.Add(layerTar(f, l))
+		for _, r := range l[:2] {
+			f.Add(layerTar(f, []tarFile{r}))
+		}
 	}
 	f.Add(layerTar(f, []tarFile{reg("../.wh.x", "", 0)}))
 	f.Add(layerTar(f, []tarFile{reg("a/.wh...", "", 0)}))

@@ -1,9 +1,12 @@
-// Command mkinitramfs builds, lists and checks initramfs images.
+// Command mkinitramfs builds, lists, checks, compares and extracts initramfs
+// images.
 //
 //	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
 //	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
 //	mkinitramfs ls IMAGE
 //	mkinitramfs check IMAGE
+//	mkinitramfs diff [-q] IMAGE IMAGE
+//	mkinitramfs extract IMAGE DIR
 //
 // A SOURCE is a directory (its tree becomes /), an existing image, a
 // gen_init_cpio list file, or a container image (oci:PATH[:TAG|@DIGEST],
@@ -33,6 +36,7 @@ const usage = `usage:
   mkinitramfs ls IMAGE
   mkinitramfs check IMAGE
   mkinitramfs diff [-q] IMAGE IMAGE
+  mkinitramfs extract IMAGE DIR
 
   -kmod NAME       add kernel module NAME (or an alias; - and _ alike) with every module it
                    depends on and modprobe's index files, at /lib/modules/VERSION (repeatable)
@@ -74,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		err = check(args[1:], stdout)
 	case "diff":
 		err = diff(args[1:], stdout)
+	case "extract":
+		err = extract(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
