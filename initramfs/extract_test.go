@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
 )
 
 // rawRecord is a record of a hand-built archive: the name is written as
