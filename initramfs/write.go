@@ -25,6 +25,10 @@ type Options struct {
 	// epoch: SOURCE_DATE_EPOCH for reproducible builds, 0 by default. The
 	// newc field holds 32 bits.
 	MTime int64
+	// Early, when set, is written first, uncompressed, before the
+	// compressed main archive: the early microcode archive the kernel's
+	// x86 loader reads before it unpacks anything (MicrocodeArchive).
+	Early *Archive
 }
 
 // SourceDateEpoch returns the value of the SOURCE_DATE_EPOCH variable as
@@ -62,6 +66,11 @@ func (a *Archive) WriteImage(w io.Writer, opt Options) error {
 	}
 	if opt.MTime < 0 || opt.MTime > 1<<32-1 {
 		return fmt.Errorf("mtime %d does not fit the 32-bit newc field", opt.MTime)
+	}
+	if opt.Early != nil {
+		if err := opt.Early.WriteImage(w, Options{Compression: None, MTime: opt.MTime}); err != nil {
+			return fmt.Errorf("early archive: %w", err)
+		}
 	}
 	zw, err := newCompressor(w, c, opt.Level)
 	if err != nil {

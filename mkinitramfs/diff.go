@@ -30,11 +30,11 @@ func diff(args []string, stdout io.Writer) error {
 	}
 	var images [2]*initramfs.Archive
 	for i, name := range fl.Args() {
-		a, err := openImage(name)
+		img, err := openImage(name)
 		if err != nil {
 			return troubleError{err}
 		}
-		images[i] = a
+		images[i] = img.Archive
 	}
 	ds, err := initramfs.Diff(images[0], images[1])
 	if err != nil {

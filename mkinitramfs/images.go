@@ -8,29 +8,38 @@ import (
 	"github.com/slashinit/slashinit/initramfs"
 )
 
-// openImage reads what ls, check, diff and extract take: an image file
-// (compressed, concatenated), "-" for standard input, or a container image
-// ("oci:PATH", "docker-archive:FILE").
-func openImage(name string) (*initramfs.Archive, error) {
+// image is what ls, check, diff and extract read.
+type image struct {
+	name string
+	*initramfs.Archive
+	// parts are the segments of an image file (an early microcode archive
+	// and the main one, or concatenated images); none for a container
+	// image.
+	parts []initramfs.Part
+}
+
+// openImage reads an image file (compressed, concatenated), "-" for
+// standard input, or a container image ("oci:PATH", "docker-archive:FILE").
+func openImage(name string) (image, error) {
 	if initramfs.IsContainerImageRef(name) {
 		a := initramfs.New()
 		_, err := a.AddContainerImage(name)
-		return a, err
+		return image{name: name, Archive: a}, err
 	}
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return image{}, err
 		}
 		defer f.Close()
 		r = f
 	}
-	a, err := initramfs.Read(r)
+	a, parts, err := initramfs.ReadParts(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return image{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return a, nil
+	return image{name: name, Archive: a, parts: parts}, nil
 }
 
 // unusedCommands says, for each container image that files of a came

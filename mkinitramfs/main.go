@@ -2,7 +2,7 @@
 // images.
 //
 //	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
+//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-force] [SOURCE]...
 //	mkinitramfs ls IMAGE
 //	mkinitramfs check IMAGE
 //	mkinitramfs diff [-q] IMAGE IMAGE
@@ -32,7 +32,7 @@ import (
 
 const usage = `usage:
   mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-force] [SOURCE]...
+                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-force] [SOURCE]...
   mkinitramfs ls IMAGE
   mkinitramfs check IMAGE
   mkinitramfs diff [-q] IMAGE IMAGE
@@ -44,6 +44,8 @@ const usage = `usage:
   -moddir DIR      where the modules of each release are (default /lib/modules)
   -kmod-decompress store .ko.gz/.ko.xz/.ko.zst modules decompressed (busybox modprobe
                    cannot read .ko.zst)
+  -microcode DIR   write an uncompressed early microcode archive first, from DIR laid out as
+                   /lib/firmware (intel-ucode/, amd-ucode/); auto: the host's /lib/firmware
 `
 
 func main() {
@@ -129,6 +131,7 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	compress := fl.String("compress", "gzip", "none, gzip, zstd, xz or lz4")
 	level := fl.Int("level", 0, "compression level (0: the compressor's default)")
 	force := fl.Bool("force", false, "write the image even if check finds errors")
+	microcode := fl.String("microcode", "", "prepend an early microcode archive from DIR (intel-ucode/, amd-ucode/), or auto for "+initramfs.HostFirmwareDir)
 	// Flags may come before, between or after the sources.
 	var sources []string
 	for {
@@ -203,6 +206,11 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		return errReported
 	}
 	opt := initramfs.Options{Compression: c, Level: *level, MTime: mtime}
+	if *microcode != "" {
+		if opt.Early, err = earlyMicrocode(*microcode); err != nil {
+			return err
+		}
+	}
 	if *out == "-" {
 		return a.WriteImage(stdout, opt)
 	}
@@ -230,45 +238,57 @@ func addModules(a *initramfs.Archive, names []string, kver, moddir string, decom
 }
 
 // readImage reads the single IMAGE argument of ls and check.
-func readImage(cmd string, args []string) (string, *initramfs.Archive, error) {
+func readImage(cmd string, args []string) (image, error) {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") && args[0] != "-" {
-		return "", nil, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
+		return image{}, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
 	}
-	a, err := openImage(args[0])
-	if err != nil {
-		return "", nil, err
-	}
-	return args[0], a, nil
+	return openImage(args[0])
 }
 
+// list prints the entries as ls -l would; for an image of several parts
+// (early microcode and main archive), each part with its entries.
 func list(args []string, stdout io.Writer) error {
-	_, a, err := readImage("ls", args)
+	img, err := readImage("ls", args)
 	if err != nil {
 		return err
 	}
-	for _, s := range unusedCommands(a) {
+	for _, s := range unusedCommands(img.Archive) {
 		fmt.Fprintf(stdout, "# %s\n", s)
 	}
-	for _, e := range a.Entries() {
-		if _, err := fmt.Fprintln(stdout, e); err != nil {
-			return err
+	parts := img.parts
+	if len(parts) < 2 {
+		parts = []initramfs.Part{{Entries: img.Entries()}}
+	}
+	for i, p := range parts {
+		if len(img.parts) > 1 {
+			fmt.Fprintf(stdout, "# part %d, %s\n", i+1, p)
+		}
+		for _, e := range p.Entries {
+			if _, err := fmt.Fprintln(stdout, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
 func check(args []string, stdout io.Writer) error {
-	name, a, err := readImage("check", args)
+	img, err := readImage("check", args)
 	if err != nil {
 		return err
 	}
-	problems := initramfs.Check(a)
+	if len(img.parts) > 1 {
+		for i, p := range img.parts {
+			fmt.Fprintf(stdout, "%s: part %d, %s\n", img.name, i+1, p)
+		}
+	}
+	problems := append(initramfs.Check(img.Archive), initramfs.CheckParts(img.parts)...)
 	for _, p := range problems {
-		fmt.Fprintf(stdout, "%s: %s\n", name, p)
+		fmt.Fprintf(stdout, "%s: %s\n", img.name, p)
 	}
 	if initramfs.HasErrors(problems) {
 		return errReported
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d entries\n", name, len(a.Entries()))
+	fmt.Fprintf(stdout, "%s: ok, %d entries\n", img.name, len(img.Entries()))
 	return nil
 }
