@@ -248,7 +248,14 @@ func goMode(u uint64) (m fs.FileMode, ok bool) {
 // WriteFile writes the image to the file name atomically: into a temporary
 // file in the same directory, synced, then renamed over name, so that name is
 // either the complete new image or untouched. The file gets mode 0644.
-func (a *Archive) WriteFile(name string, opt Options) (err error) {
+func (a *Archive) WriteFile(name string, opt Options) error {
+	return writeFileAtomic(name, func(w io.Writer) error { return a.WriteImage(w, opt) })
+}
+
+// writeFileAtomic writes what write writes to the file name, mode 0644:
+// into a temporary file in the same directory, synced, then renamed over
+// name, so that name is either complete or untouched.
+func writeFileAtomic(name string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(name)
 	if dir == "" {
 		dir = "."
@@ -264,7 +271,7 @@ func (a *Archive) WriteFile(name string, opt Options) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := a.WriteImage(bw, opt); err != nil {
+	if err := write(bw); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := bw.Flush(); err != nil {

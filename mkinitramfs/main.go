@@ -2,7 +2,7 @@
 // images.
 //
 //	mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-force] [SOURCE]...
+//	                  [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-sbom FILE] [-force] [SOURCE]...
 //	mkinitramfs ls IMAGE
 //	mkinitramfs check IMAGE
 //	mkinitramfs diff [-q] IMAGE IMAGE
@@ -32,7 +32,7 @@ import (
 
 const usage = `usage:
   mkinitramfs build -o OUT [-init FILE] [-bin FILE[:DEST]]... [-kmod NAME]... [-kver VERSION] [-moddir DIR] [-kmod-decompress]
-                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-force] [SOURCE]...
+                    [-compress none|gzip|zstd|xz|lz4] [-level N] [-microcode DIR|auto] [-sbom FILE] [-force] [SOURCE]...
   mkinitramfs ls IMAGE
   mkinitramfs check IMAGE
   mkinitramfs diff [-q] IMAGE IMAGE
@@ -46,6 +46,8 @@ const usage = `usage:
                    cannot read .ko.zst)
   -microcode DIR   write an uncompressed early microcode archive first, from DIR laid out as
                    /lib/firmware (intel-ucode/, amd-ucode/); auto: the host's /lib/firmware
+  -sbom FILE       write an SPDX 2.3 JSON SBOM: every file's SHA-256, the Debian package of
+                   each host file, the modules of Go programs, the digest of container images
 `
 
 func main() {
@@ -131,6 +133,7 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	compress := fl.String("compress", "gzip", "none, gzip, zstd, xz or lz4")
 	level := fl.Int("level", 0, "compression level (0: the compressor's default)")
 	force := fl.Bool("force", false, "write the image even if check finds errors")
+	sbom := fl.String("sbom", "", "write an SPDX 2.3 JSON SBOM of the image to FILE")
 	microcode := fl.String("microcode", "", "prepend an early microcode archive from DIR (intel-ucode/, amd-ucode/), or auto for "+initramfs.HostFirmwareDir)
 	// Flags may come before, between or after the sources.
 	var sources []string
@@ -212,9 +215,14 @@ func build(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		}
 	}
 	if *out == "-" {
-		return a.WriteImage(stdout, opt)
+		err = a.WriteImage(stdout, opt)
+	} else {
+		err = a.WriteFile(*out, opt)
 	}
-	return a.WriteFile(*out, opt)
+	if err != nil || *sbom == "" {
+		return err
+	}
+	return writeSBOM(*sbom, *out, a, mtime)
 }
 
 // addModules adds the -kmod modules of kernel release kver (the running
