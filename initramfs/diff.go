@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/slashinit/slashinit/initramfs/elfdeps"
@@ -159,9 +158,6 @@ func diffEntries(o, n Entry) ([]FieldChange, error) {
 		if ov == nv {
 			continue
 		}
-		if f.name == "DT_NEEDED" {
-			ov, nv = listChange(of.needed, nf.needed)
-		}
 		out = append(out, FieldChange{Field: f.name, Old: orNone(ov), New: orNone(nv)})
 	}
 	return out, nil
@@ -172,27 +168,6 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-// listChange shows two space-separated lists as what only the first and
-// only the second has.
-func listChange(o, n string) (string, string) {
-	ol, nl := strings.Fields(o), strings.Fields(n)
-	var gone, came []string
-	for _, s := range ol {
-		if !slices.Contains(nl, s) {
-			gone = append(gone, "-"+s)
-		}
-	}
-	for _, s := range nl {
-		if !slices.Contains(ol, s) {
-			came = append(came, "+"+s)
-		}
-	}
-	if len(gone) == 0 && len(came) == 0 { // the same names in another order
-		return o, n
-	}
-	return strings.Join(gone, " "), strings.Join(came, " ")
 }
 
 // typeNames name the file types in Diff's output.
