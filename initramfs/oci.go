@@ -117,11 +117,11 @@ func ReadContainerImage(ref string) (*Archive, *ContainerImage, error) {
 	if loc == "" {
 		return nil, nil, fmt.Errorf("%s: no path after %s:", ref, t)
 	}
-	img, info, blobDigests, err := open(ref, loc)
+	img, info, checkBlobs, err := open(ref, loc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	a, err := flatten(img, info, blobDigests)
+	a, err := flatten(img, info, checkBlobs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", ref, err)
 	}
