@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -204,5 +205,44 @@ func TestSPDXSchemaRejects(t *testing.T) {
 		if err := validateSPDX(t, []byte(broken)); err == nil {
 			t.Errorf("replacing %q by %q: still valid", c.old, c.new)
 		}
+	}
+}
+
+// TestWriteSBOMModules: a kernel module -kmod brings from the host is
+// traced to the Debian package dpkg -S names for it.
+func TestWriteSBOMModules(t *testing.T) {
+	if !HasDpkg(DefaultDpkgDir) {
+		t.Skip("no dpkg database (a Debian host is needed)")
+	}
+	query := needTool(t, "dpkg-query")
+	a := New()
+	if _, err := a.AddModules(ModuleOptions{Version: hostModuleTree(t)}, "e1000"); err != nil {
+		t.Fatal(err)
+	}
+	var module Entry
+	for _, e := range a.Entries() {
+		if strings.HasPrefix(path.Base(e.Path), "e1000.ko") {
+			module = e
+		}
+	}
+	out, err := exec.Command(query, "-S", module.Source).Output()
+	if err != nil {
+		t.Fatalf("dpkg-query -S %s: %v", module.Source, err)
+	}
+	pkg, _, _ := strings.Cut(string(out), ":")
+	version, err := exec.Command(query, "-W", "-f", "${Version}", pkg).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteSBOM(&buf, a, SBOMOptions{Name: "m", Creator: "test", DpkgDir: DefaultDpkgDir}); err != nil {
+		t.Fatal(err)
+	}
+	var d sbomDoc
+	if err := json.Unmarshal(buf.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !d.related(pkg, string(version), "CONTAINS", "./"+module.Path, false) {
+		t.Errorf("no %s %s containing ./%s", pkg, version, module.Path)
 	}
 }
