@@ -47,6 +47,9 @@ type Entry struct {
 	Source string
 	// Size is the size of a regular file: len(Data), or the size of Source.
 	Size int64
+	// Image is the container image the entry came from
+	// (AddContainerImage), nil for other sources.
+	Image *ContainerImage
 }
 
 // IsDir reports whether e is a directory.

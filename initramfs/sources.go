@@ -168,8 +168,13 @@ func isCpioMagic(b []byte) bool {
 
 // AddSource adds a source of the kind DetectSource finds: a directory tree
 // (AddTree), an existing image whose entries overlay the archive (AddImage),
-// or a list file (AddListFile).
+// or a list file (AddListFile); or, for "oci:…" and "docker-archive:…", a
+// container image (AddContainerImage).
 func (a *Archive) AddSource(p string) error {
+	if IsContainerImageRef(p) {
+		_, err := a.AddContainerImage(p)
+		return err
+	}
 	kind, err := DetectSource(p)
 	if err != nil {
 		return err

@@ -25,6 +25,10 @@ type Options struct {
 	// epoch: SOURCE_DATE_EPOCH for reproducible builds, 0 by default. The
 	// newc field holds 32 bits.
 	MTime int64
+	// Early, when set, is written first, uncompressed, before the
+	// compressed main archive: the early microcode archive the kernel's
+	// x86 loader reads before it unpacks anything (MicrocodeArchive).
+	Early *Archive
 }
 
 // SourceDateEpoch returns the value of the SOURCE_DATE_EPOCH variable as
@@ -62,6 +66,11 @@ func (a *Archive) WriteImage(w io.Writer, opt Options) error {
 	}
 	if opt.MTime < 0 || opt.MTime > 1<<32-1 {
 		return fmt.Errorf("mtime %d does not fit the 32-bit newc field", opt.MTime)
+	}
+	if opt.Early != nil {
+		if err := opt.Early.WriteImage(w, Options{Compression: None, MTime: opt.MTime}); err != nil {
+			return fmt.Errorf("early archive: %w", err)
+		}
 	}
 	zw, err := newCompressor(w, c, opt.Level)
 	if err != nil {
@@ -239,7 +248,14 @@ func goMode(u uint64) (m fs.FileMode, ok bool) {
 // WriteFile writes the image to the file name atomically: into a temporary
 // file in the same directory, synced, then renamed over name, so that name is
 // either the complete new image or untouched. The file gets mode 0644.
-func (a *Archive) WriteFile(name string, opt Options) (err error) {
+func (a *Archive) WriteFile(name string, opt Options) error {
+	return writeFileAtomic(name, func(w io.Writer) error { return a.WriteImage(w, opt) })
+}
+
+// writeFileAtomic writes what write writes to the file name, mode 0644:
+// into a temporary file in the same directory, synced, then renamed over
+// name, so that name is either complete or untouched.
+func writeFileAtomic(name string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(name)
 	if dir == "" {
 		dir = "."
@@ -255,7 +271,7 @@ func (a *Archive) WriteFile(name string, opt Options) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := a.WriteImage(bw, opt); err != nil {
+	if err := write(bw); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := bw.Flush(); err != nil {
