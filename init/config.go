@@ -23,6 +23,11 @@ type config struct {
 	// resetAfter: a /etc/boot that ran at least this long was healthy, so the
 	// backoff starts again from backoffMin; a shorter run is a failure.
 	resetAfter time.Duration
+	// watchdog is the hardware watchdog's timeout (SLASHINIT_WATCHDOG,
+	// whole seconds; 0: off), trial how long a kexec'd update has to prove
+	// itself (SLASHINIT_TRIAL; 0: no trial), trialKernel the watchdog's
+	// timeout across the kexec (SLASHINIT_TRIAL_KERNEL).
+	watchdog, trial, trialKernel time.Duration
 }
 
 func defaultConfig() config {
@@ -32,6 +37,11 @@ func defaultConfig() config {
 		backoffMin:    1 * time.Second,
 		backoffMax:    60 * time.Second,
 		resetAfter:    60 * time.Second,
+		trial:         300 * time.Second,
+		// Enough for a slow server's kernel (memory initialisation on a
+		// large machine, slow drivers) to reach PID 1; a kexec skips the
+		// firmware, the slow part of a cold boot.
+		trialKernel: 120 * time.Second,
 	}
 }
 
@@ -40,6 +50,10 @@ const (
 	envGrace         = "SLASHINIT_GRACE"
 	envRebootTimeout = "SLASHINIT_REBOOT_TIMEOUT"
 	envBackoffMax    = "SLASHINIT_BACKOFF_MAX"
+	envWatchdog      = "SLASHINIT_WATCHDOG"
+	envWatchdogDev   = "SLASHINIT_WATCHDOG_DEV"
+	envTrial         = "SLASHINIT_TRIAL"
+	envTrialKernel   = "SLASHINIT_TRIAL_KERNEL"
 )
 
 // configFromEnv returns the defaults overridden by env (os.Environ's
@@ -62,6 +76,12 @@ func configFromEnv(env []string) (config, []string) {
 			dst = &c.rebootTimeout
 		case envBackoffMax:
 			dst = &c.backoffMax
+		case envWatchdog:
+			dst, allowZero = &c.watchdog, true
+		case envTrial:
+			dst, allowZero = &c.trial, true
+		case envTrialKernel:
+			dst = &c.trialKernel
 		default:
 			continue
 		}

@@ -243,7 +243,10 @@ func (f *fakeKernel) system() *system {
 			}
 			return f.startLocked(rel, b), nil
 		},
-		loadKernel: func(root string) (kexec.KernelInfo, bool, error) {
+		openWatchdog: func(path string) (watchdogDevice, error) {
+			return nil, &os.PathError{Op: "open", Path: path, Err: syscall.ENOENT}
+		},
+		loadKernel: func(root string, cmdline func(string) string) (kexec.KernelInfo, bool, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.record("load-kernel")

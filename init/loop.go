@@ -38,6 +38,13 @@ type pid1 struct {
 	// noKexec, when set, is why the kexec rule is off: in a PID namespace
 	// kexec_file_load would load a kernel into the host.
 	noKexec error
+
+	wd    watchdog
+	trial trialState
+	// wake fires when the watchdog or the trial needs tick; nil when
+	// neither does. Every wait of the loop selects on it.
+	wake  <-chan struct{}
+	alarm alarm
 }
 
 // say logs msg. PID 1 builds its messages with strconv and concatenation:
@@ -72,6 +79,7 @@ func (p *pid1) guardedIteration() {
 // iteration is one pass of the loop: boot; reboot; decide; act.
 func (p *pid1) iteration() {
 	defer p.survive()
+	p.tick()
 	boot := p.boot()
 	p.reboot()
 	p.act(p.decide(boot), boot)
@@ -84,7 +92,31 @@ func (p *pid1) boot() stageResult {
 		p.say(kmsg.Notice, "not starting "+bootPath+": a "+p.request.String()+" is pending")
 		return stageResult{path: bootPath, requested: true}
 	}
+	p.trial.boots++
+	p.trial.bootUp = true
+	defer func() { p.trial.bootUp = false }()
 	return p.runStage(filepath.Join(p.root, bootPath), 0, true)
+}
+
+// tick pets the watchdog when a keepalive is due (opening it if it is not
+// open yet) and advances the trial, then sets wake for the next time. It
+// reports whether a request was made (a failed trial).
+func (p *pid1) tick() bool {
+	now := p.sys.now()
+	next := p.wd.service(now)
+	requested := p.trialStep(now)
+	if d := p.trial.next(now); d > 0 && (next == 0 || d < next) {
+		next = d
+	}
+	if p.alarm.t != nil {
+		p.alarm.stop()
+	}
+	p.wake = nil
+	if next > 0 {
+		p.alarm = newAlarm(next)
+		p.wake = p.alarm.C
+	}
+	return requested
 }
 
 // reboot runs /etc/reboot, bounded by its timeout. Requests arriving now are
@@ -133,7 +165,7 @@ func (p *pid1) loadKernel() (bool, error) {
 		// machine: say what the pause is.
 		p.say(kmsg.Info, "loading /"+kexec.KernelFile+" ("+strconv.FormatInt(st.Size, 10)+" bytes) with kexec_file_load")
 	}
-	info, found, err := p.sys.loadKernel(p.root)
+	info, found, err := p.sys.loadKernel(p.root, func(c string) string { return markTrial(c, p.cfg.trialKernel) })
 	// Checked false with a Note: a format whose header gives no length to
 	// check the file against (arm64 Image), loaded on trust. A truncated
 	// kernel then hangs the machine in the new kernel, and only an atomic
@@ -156,6 +188,8 @@ func decide(req request, rebootFile, bootNotStarted bool, loadKernel func() (boo
 		return decision{powerOff, "power-off requested: powering off"}
 	case req == haltRequest:
 		return decision{halt, "halt requested: halting"}
+	case req == rollbackRequest:
+		return decision{coldReboot, "update trial failed: cold reboot"}
 	case rebootFile:
 		return decision{coldReboot, "/reboot exists: cold reboot"}
 	}
@@ -223,6 +257,10 @@ func (p *pid1) pause(d time.Duration) {
 			p.reap(-1)
 		case s := <-p.sigs:
 			if p.handleSignal(s) {
+				return
+			}
+		case <-p.wake:
+			if p.tick() {
 				return
 			}
 		case <-t.C:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/kmsg"
 )
 
@@ -41,7 +43,8 @@ func main() {
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(gcPercent)
 
-	cfg, notes := configFromEnv(os.Environ())
+	env := os.Environ()
+	cfg, notes := configFromEnv(env)
 	notes = append(notes, thpNotes...)
 	if len(resetSignals) > 0 {
 		notes = append(notes, "signals "+signalList(resetSignals)+" were ignored when PID 1 started: back to their defaults, so that children do not inherit them")
@@ -54,7 +57,9 @@ func main() {
 		root:    "/",
 		chld:    chld,
 		sigs:    sigs,
+		wd:      newWatchdog(cfg.watchdog, os.Getenv(envWatchdogDev)),
 	}
+	p.wd.open, p.wd.log = p.sys.openWatchdog, p.say
 	func() {
 		// A panic in the boot sequence must not end PID 1 either: what is
 		// not set up by then stays undone, and the loop runs all the same.
@@ -153,6 +158,11 @@ func (p *pid1) setup(notes []string) {
 	}
 	p.say(kmsg.Info, "grace period "+round(p.cfg.grace)+", "+rebootPath+" timeout "+round(p.cfg.rebootTimeout)+
 		", backoff "+round(p.cfg.backoffMin)+".."+round(p.cfg.backoffMax)+" (reset after a run of "+round(p.cfg.resetAfter)+")")
+	if !p.wd.on() {
+		p.say(kmsg.Info, "hardware watchdog off ("+envWatchdog+" unset or 0)")
+	}
+	cmdline, _ := sysfile.ReadFile(filepath.Join(p.root, "proc/cmdline"))
+	p.startTrial(string(cmdline), p.sys.now())
 }
 
 // errContained is why kexec is off in a PID namespace.

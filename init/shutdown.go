@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slashinit/slashinit/internal/sysfile"
 	"github.com/slashinit/slashinit/internal/wrap"
 	"github.com/slashinit/slashinit/kexec"
 	"github.com/slashinit/slashinit/kmsg"
@@ -35,19 +37,28 @@ func (p *pid1) shutdown(a action) error {
 	var err error
 	switch a {
 	case powerOff:
+		p.wd.disarm()
 		p.say(kmsg.Notice, "powering off")
 		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	case halt:
+		p.wd.disarm()
 		p.say(kmsg.Notice, "halting")
 		err = p.sys.rebootChild(unix.LINUX_REBOOT_CMD_HALT)
 	case kexecReboot:
+		p.guardKexec()
 		p.say(kmsg.Notice, "rebooting into /kernel")
 		if err = p.sys.execKernel(); err != nil {
+			if p.wd.armed() {
+				p.wd.setTimeout(p.wd.want)
+			}
 			// In words, as a failed load is; still wrapping the errno.
 			words := strings.TrimPrefix(kexec.Explain(err), err.Error())
 			return &wrap.Error{Msg: a.String() + " failed: " + err.Error() + words, Err: err}
 		}
 	default:
+		if p.request == rollbackRequest && p.wd.armed() {
+			p.resetByWatchdog()
+		}
 		p.say(kmsg.Notice, "rebooting")
 		err = p.sys.reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	}
@@ -116,6 +127,8 @@ func (p *pid1) waitNoChildren(d time.Duration) bool {
 			}
 		case s := <-p.sigs:
 			p.handleSignal(s)
+		case <-p.wake:
+			p.tick()
 		case <-t.C:
 			_, _, none := p.reap(-1)
 			return none
@@ -150,4 +163,48 @@ func (p *pid1) unmountAll() {
 			}
 		}
 	}
+}
+
+// stopOnRebootParam is the watchdog core's stop_on_reboot: unless it is 0,
+// a driver that asks for it (i6300esb does) has its timer stopped by every
+// reboot, kexec included, and the new kernel boots unguarded.
+const stopOnRebootParam = "/sys/module/watchdog/parameters/stop_on_reboot"
+
+// guardKexec gives the new kernel SLASHINIT_TRIAL_KERNEL seconds of the
+// hardware watchdog to reach its PID 1, which then takes it over.
+func (p *pid1) guardKexec() {
+	if !p.wd.armed() {
+		return
+	}
+	granted, err := p.wd.setTimeout(int(p.cfg.trialKernel / time.Second))
+	if err != nil {
+		p.say(kmsg.Warning, err.Error()+": the new kernel has the running timeout to reach its PID 1")
+	} else {
+		p.say(kmsg.Info, "watchdog "+p.wd.path+": "+strconv.Itoa(granted)+" s for the new kernel to reach its PID 1 ("+envTrialKernel+")")
+	}
+	if b, err := sysfile.ReadFile(filepath.Join(p.root, stopOnRebootParam)); err == nil && strings.TrimSpace(string(b)) != "0" {
+		p.say(kmsg.Warning, "watchdog: the kernel stops the timer on kexec (watchdog.stop_on_reboot="+strings.TrimSpace(string(b))+
+			"): the new kernel boots unguarded; add watchdog.stop_on_reboot=0 to the kernel command line")
+	}
+}
+
+// resetByWatchdog ends a failed trial through the hardware watchdog rather
+// than reboot(2): the machine still goes through the firmware to the
+// network's system, and the watchdog's boot status (WDIOF_CARDRESET) tells
+// the next boot that the last one ended in a reset, which a diskless server
+// has no other way to remember. reboot(2) follows if the hardware does not
+// fire in time.
+func (p *pid1) resetByWatchdog() {
+	granted, err := p.wd.setTimeout(1)
+	if err != nil {
+		p.say(kmsg.Warning, err.Error()+": rebooting instead")
+		return
+	}
+	p.wd.abandon()
+	// The i6300esb and others fire in two stages: twice the timeout.
+	wait := time.Duration(2*granted+5) * time.Second
+	p.say(kmsg.Notice, "letting the hardware watchdog reset the machine (within "+round(wait)+
+		"), so that the next boot can tell it was a rollback")
+	p.pause(wait)
+	p.say(kmsg.Warning, "the watchdog did not reset the machine within "+round(wait))
 }

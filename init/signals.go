@@ -18,6 +18,8 @@ const (
 	rebootRequest
 	poweroffRequest
 	haltRequest
+	// rollbackRequest is made by a failed update trial, not by a signal.
+	rollbackRequest
 )
 
 func (r request) String() string {
@@ -28,6 +30,8 @@ func (r request) String() string {
 		return "power-off"
 	case haltRequest:
 		return "halt"
+	case rollbackRequest:
+		return "rollback"
 	}
 	return "none"
 }
@@ -57,6 +61,8 @@ func (r request) replaces(pending request) bool {
 		return false
 	case rebootRequest:
 		return pending == noRequest
+	case rollbackRequest:
+		return pending == noRequest || pending == rebootRequest
 	}
 	return true
 }

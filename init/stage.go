@@ -94,6 +94,11 @@ func (p *pid1) runStage(path string, timeout time.Duration, stopOnRequest bool) 
 				res.requested = true
 				stop(p.request.String() + " requested")
 			}
+		case <-p.wake:
+			if p.tick() && stopOnRequest {
+				res.requested = true
+				stop(p.request.String() + " requested")
+			}
 		case <-deadline:
 			deadline = nil
 			stop("timed out after " + round(timeout))
@@ -143,6 +148,8 @@ func (p *pid1) reap(watch int) (st syscall.WaitStatus, found, none bool) {
 			return st, found, false
 		case pid <= 0:
 			return st, found, false
+		case pid == p.trial.health:
+			p.healthEnded(ws)
 		case pid == watch:
 			st, found = ws, true
 		}

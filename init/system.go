@@ -41,7 +41,9 @@ type system struct {
 	// loadKernel loads root/kernel for a later reboot(KEXEC). found is false
 	// when there is no kernel to load, which is not an error; info is what
 	// the kexec package's check learnt of the kernel, for the log.
-	loadKernel func(root string) (info kexec.KernelInfo, found bool, err error)
+	loadKernel func(root string, cmdline func(string) string) (info kexec.KernelInfo, found bool, err error)
+	// openWatchdog opens a /dev/watchdog* device.
+	openWatchdog func(path string) (watchdogDevice, error)
 	// mountinfo returns /proc/self/mountinfo.
 	mountinfo func() ([]byte, error)
 	// processes counts the processes other than PID 1 and kernel threads,
@@ -65,12 +67,13 @@ func realSystem() *system {
 		wait4: func(pid int, status *syscall.WaitStatus, options int) (int, error) {
 			return syscall.Wait4(pid, status, options, nil)
 		},
-		sync:       unix.Sync,
-		forkExec:   forkExecStage,
-		loadKernel: loadKernel,
-		mountinfo:  func() ([]byte, error) { return sysfile.ReadFile("/proc/self/mountinfo") },
-		processes:  countProcesses,
-		now:        time.Now,
+		sync:         unix.Sync,
+		forkExec:     forkExecStage,
+		loadKernel:   loadKernel,
+		openWatchdog: openWatchdog,
+		mountinfo:    func() ([]byte, error) { return sysfile.ReadFile("/proc/self/mountinfo") },
+		processes:    countProcesses,
+		now:          time.Now,
 	}
 }
 
@@ -115,10 +118,11 @@ func forkExecStage(path string, argv []string) (int, error) {
 	})
 }
 
-// loadKernel loads root/kernel with the kexec package. It refuses unless we
-// are PID 1: kexec_file_load from any process with CAP_SYS_BOOT loads the
-// kernel that the host's next reboot would run.
-func loadKernel(root string) (kexec.KernelInfo, bool, error) {
+// loadKernel loads root/kernel with the kexec package, its command line
+// passed through cmdline. It refuses unless we are PID 1: kexec_file_load
+// from any process with CAP_SYS_BOOT loads the kernel that the host's next
+// reboot would run.
+func loadKernel(root string, cmdline func(string) string) (kexec.KernelInfo, bool, error) {
 	img, err := kexec.FromRoot(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return kexec.KernelInfo{}, false, nil
@@ -129,6 +133,7 @@ func loadKernel(root string) (kexec.KernelInfo, bool, error) {
 	if os.Getpid() != 1 {
 		return kexec.KernelInfo{}, true, wrap.Prefix("kexec load "+img.Kernel, errNotPID1)
 	}
+	img.Cmdline = cmdline(img.Cmdline)
 	info, err := kexec.Load(img)
 	return info, true, err
 }

@@ -143,7 +143,7 @@ func TestRealSystemRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "kernel"), []byte("not a kernel"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := sys.loadKernel(root); found && !errors.Is(err, errNotPID1) && err == nil {
+	if _, found, err := sys.loadKernel(root, func(c string) string { return c }); found && !errors.Is(err, errNotPID1) && err == nil {
 		t.Errorf("loadKernel: (%v, %v): loaded", found, err)
 	}
 }
