@@ -26,12 +26,12 @@ QEMU    ?= qemu-system-x86_64
 # /dev/kvm is missing or hangs the guest (docs/troubleshooting.md).
 ACCEL   ?= $(shell $(GO) run ./tools/kvmprobe)
 COMPRESS ?= gzip
-# The NIC driver QEMU's e1000 needs, from the modules of the kernel booted
+# The drivers of QEMU's e1000 NIC and i6300esb watchdog (facts.DemoModules), from the modules of the kernel booted
 # (Debian's has it as a module) when they are there: deps.sh unpacks them
 # with Debian's kernel; KERNEL=path with no modules gets an image without.
 KVER    ?= $(patsubst vmlinuz-%,%,$(notdir $(KERNEL)))
 MODDIR  ?= $(call FACT,moddir)
-KMODS   ?= $(if $(wildcard $(MODDIR)/$(KVER)/modules.dep),-kmod e1000 -kver $(KVER) -moddir $(MODDIR),$(warning \
+KMODS   ?= $(if $(wildcard $(MODDIR)/$(KVER)/modules.dep),$(foreach m,$(call FACT,demo-modules),-kmod $(m)) -kver $(KVER) -moddir $(MODDIR),$(warning \
 	no $(MODDIR)/$(KVER): the image gets no NIC driver (run scripts/deps.sh, or set KMODS=)))
 GOFLAGS_BUILD = $(call FACT,build-flags) -ldflags='$(call FACT,tool-ldflags)'
 INIT_LDFLAGS  = $(call FACT,build-flags) -ldflags='$(call FACT,init-ldflags)'

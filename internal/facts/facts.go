@@ -59,6 +59,12 @@ var GoBuildEnv = []string{"CGO_ENABLED=0"}
 // runit package unpacked under RunitDir.
 var RunitBinaries = []string{"runsvdir", "runsv", "sv", "svlogd", "chpst"}
 
+// DemoModules are the kernel modules the demo image carries for Debian's
+// kernel, which has them as modules: the driver of QEMU's e1000 NIC, and of
+// its i6300esb hardware watchdog (docs/updates.md). The network service
+// loads them by the PCI devices present.
+var DemoModules = []string{"e1000", "i6300esb"}
+
 // BusyboxApplets are the links to busybox that test, benchmark and demo
 // images carry in /bin: every command their scripts use.
 var BusyboxApplets = []string{

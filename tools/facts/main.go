@@ -23,6 +23,7 @@ var values = map[string]func() (string, error){
 	"build-flags":    constant(strings.Join(facts.BuildFlags, " ")),
 	"runit-binaries": constant(strings.Join(facts.RunitBinaries, " ")),
 	"applets":        constant(strings.Join(facts.BusyboxApplets, " ")),
+	"demo-modules":   constant(strings.Join(facts.DemoModules, " ")),
 	"kernel":         facts.Kernel,
 	"moddir":         facts.ModuleDir,
 	"busybox":        facts.Busybox,

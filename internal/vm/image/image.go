@@ -237,12 +237,13 @@ func KernelModules(kernel string) (release, moddir string, err error) {
 	return release, moddir, nil
 }
 
-// NICModules are the modules that add the driver of netboot.Net's default
-// NIC (e1000) for kernel, as the Makefile's KMODS adds it for make image.
+// NICModules are the demo image's modules for kernel (facts.DemoModules:
+// the driver of netboot.Net's default NIC, e1000, and of the i6300esb
+// watchdog), as the Makefile's KMODS adds them for make image.
 func NICModules(kernel string) (*Modules, error) {
 	release, moddir, err := KernelModules(kernel)
 	if err != nil {
 		return nil, err
 	}
-	return &Modules{Names: []string{"e1000"}, ModuleOptions: initramfs.ModuleOptions{Dir: moddir, Version: release}}, nil
+	return &Modules{Names: facts.DemoModules, ModuleOptions: initramfs.ModuleOptions{Dir: moddir, Version: release}}, nil
 }

@@ -181,7 +181,7 @@ func TestNICModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(m.Names, " ") != "e1000" || m.Version != "6.1.0-99-amd64" || m.Dir != filepath.Dir(tree) {
+	if strings.Join(m.Names, " ") != "e1000 i6300esb" || m.Version != "6.1.0-99-amd64" || m.Dir != filepath.Dir(tree) {
 		t.Errorf("NICModules = %+v", m)
 	}
 	if _, err := NICModules("/somewhere/bzImage"); err == nil || !strings.Contains(err.Error(), "vmlinuz-RELEASE") {
