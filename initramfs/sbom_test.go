@@ -97,7 +97,7 @@ type sbomDoc struct {
 		SPDXID, Name, VersionInfo string
 		ExternalRefs              []struct{ ReferenceLocator string }
 	}
-	Relationships []struct{ SpdxElementId, RelationshipType, RelatedSpdxElement string }
+	Relationships []struct{ SpdxElementID, RelationshipType, RelatedSpdxElement string }
 }
 
 // related reports whether the document says "package NAME rel file PATH"
@@ -113,7 +113,7 @@ func (d *sbomDoc) related(pkgName, version, rel, file string, fileFirst bool) bo
 		}
 	}
 	for _, r := range d.Relationships {
-		a, b := r.SpdxElementId, r.RelatedSpdxElement
+		a, b := r.SpdxElementID, r.RelatedSpdxElement
 		if fileFirst {
 			a, b = b, a
 		}
