@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
+	"github.com/slashinit/slashinit/internal/lines"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
 // netconsole on the minimal kernel (issue 15): kernel.config builds in
@@ -48,7 +51,7 @@ func listenNetconsole(t *testing.T) *netconsoleReceiver {
 	t.Cleanup(func() {
 		conn.Close()
 		if t.Failed() {
-			t.Logf("netconsole received:\n%s", tail(r.String(), 40))
+			t.Logf("netconsole received:\n%s", lines.Last(r.String(), 40))
 		}
 	})
 	return r
@@ -86,8 +89,8 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 	needMinimalKernel(t)
 	rx := listenNetconsole(t)
 	k := filepath.Join(t.TempDir(), "kernel-netconsole")
-	buildMinimalKernel(t, image(t, qemu.Image{Files: withShell(nil)}), k)
-	srv, err := qemu.ServeFiles()
+	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(nil)}), k)
+	srv, err := netboot.ServeFiles()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,13 +101,13 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 	cmdline := "console=ttyS0 loglevel=7 panic=-1 " + fmt.Sprintf(netconsoleIPXE, rx.port())
 	srv.Put("boot.ipxe", []byte("#!ipxe\nkernel "+srv.URL("bzImage")+" "+cmdline+"\nboot\n"))
 
-	vm := boot(t, qemu.Options{
-		Args:     qemu.Net{BootFile: srv.URL("boot.ipxe"), Boot: true}.Args(),
+	vm := qemu.StartT(t, qemu.Options{
+		Args:     netboot.Net{BootFile: srv.URL("boot.ipxe"), Boot: true}.Args(),
 		NoReboot: true,
 		Shell:    true,
 		Limit:    vmLimit,
 	})
-	want := fmt.Sprintf("netconsole=@%s/eth0,%d@%s/", qemu.GuestAddr, rx.port(), qemu.HostAddr)
+	want := fmt.Sprintf("netconsole=@%s/eth0,%d@%s/", netboot.GuestAddr, rx.port(), netboot.HostAddr)
 	expect(t, vm.Console, `Kernel command line: .*`+regexp.QuoteMeta(want), 4*time.Minute)
 	expect(t, vm.Console, `netconsole: network logging started`, 120*time.Second)
 	// netconsole= on the command line sends the log from its first
@@ -117,7 +120,7 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 	}
 	rx.await(t, "init: slashinit ", 60*time.Second)
 	if i, j := strings.Index(rx.String(), "Run /init as init process"), strings.Index(rx.String(), "init: slashinit "); i > j {
-		t.Errorf("PID 1's record came before the kernel's \"Run /init\":\n%s", tail(rx.String(), 20))
+		t.Errorf("PID 1's record came before the kernel's \"Run /init\":\n%s", lines.Last(rx.String(), 20))
 	}
 	waitShell(t, vm, 150*time.Second)
 
@@ -130,5 +133,5 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 		t.Errorf("QEMU did not exit after the panic: %v", err)
 	}
 	t.Logf("netconsole received %d bytes; its first and last lines:\n%s\n...\n%s", len(rx.String()),
-		strings.Join(strings.SplitN(rx.String(), "\n", 4)[:3], "\n"), tail(rx.String(), 6))
+		strings.Join(strings.SplitN(rx.String(), "\n", 4)[:3], "\n"), lines.Last(rx.String(), 6))
 }

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slashinit/slashinit/e2e/qemu"
 	"github.com/slashinit/slashinit/internal/facts"
+	"github.com/slashinit/slashinit/internal/lines"
+	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
+	"github.com/slashinit/slashinit/internal/vm/qemu"
 	"github.com/slashinit/slashinit/kmsg"
 	"github.com/slashinit/slashinit/kmsg/syslog"
 )
@@ -78,7 +81,7 @@ action(type="omfile" file=%q template="e2e")
 		r.stop(t)
 		if t.Failed() {
 			b, _ := os.ReadFile(r.out)
-			t.Logf("rsyslog received:\n%s", tail(string(b), 60))
+			t.Logf("rsyslog received:\n%s", lines.Last(string(b), 60))
 		}
 	})
 	r.start(t)
@@ -214,11 +217,8 @@ func lastSequence(t *testing.T, r *rsyslog) int {
 func buildForwarder(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "kmsg-syslog")
-	cmd := exec.Command("go", facts.GoBuildArgs("./configs/cmd/kmsg-syslog", out)...)
-	cmd.Dir = tools.Root
-	cmd.Env = append(os.Environ(), facts.GoBuildEnv...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd, err, b)
+	if err := image.GoBuild("./configs/cmd/kmsg-syslog", out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -254,19 +254,22 @@ func rssOf(t *testing.T, vm *qemu.VM, pid string) string {
 func TestSyslog(t *testing.T) {
 	need(t)
 	rx := startRsyslog(t)
-	kmod, err := qemu.NICModules(kernel)
+	kmod, err := image.NICModules(kernel)
 	if err != nil {
 		t.Skip(err)
 	}
-	extra := append([]string{"-bin", buildForwarder(t) + ":/usr/bin/kmsg-syslog"}, kmod...)
-	img := image(t, qemu.Image{Files: withShell(syslogTestService), Extra: extra})
+	img := buildImage(t, image.Image{
+		Files:   withShell(syslogTestService),
+		Bins:    map[string]string{"/usr/bin/kmsg-syslog": buildForwarder(t)},
+		Modules: kmod,
+	})
 	opts := bootOpts(img)
-	opts.Args = qemu.Net{}.Args()
-	opts.Append += fmt.Sprintf(" SYSLOG_HOST=%s:%d", qemu.HostAddr, rx.port)
-	vm := boot(t, opts)
+	opts.Args = netboot.Net{}.Args()
+	opts.Append += fmt.Sprintf(" SYSLOG_HOST=%s:%d", netboot.HostAddr, rx.port)
+	vm := qemu.StartT(t, opts)
 	waitShell(t, vm, 2*time.Minute)
 	pids := waitRunning(t, vm, "syslog", "e2e-stderr", "network")
-	dest := fmt.Sprintf("%s:%d", qemu.HostAddr, rx.port)
+	dest := fmt.Sprintf("%s:%d", netboot.HostAddr, rx.port)
 
 	t.Run("records", func(t *testing.T) {
 		// The kernel's first record, PID 1's first, a service's stderr:
@@ -342,13 +345,13 @@ func TestSyslog(t *testing.T) {
 		// on Debian's kernel) overflows under 6000 records of about 100
 		// bytes, written at debug level to keep them off the console.
 		rx.stop(t)
-		run(t, vm, "ip route add unreachable "+qemu.HostAddr)
+		run(t, vm, "ip route add unreachable "+netboot.HostAddr)
 		// The next subtest needs the network and the receiver, also when
 		// this one fails half-way.
 		restored := false
 		defer func() {
 			if !restored {
-				vm.Run("ip route del unreachable "+qemu.HostAddr, 30*time.Second)
+				vm.Run("ip route del unreachable "+netboot.HostAddr, 30*time.Second)
 				if rx.cmd == nil {
 					rx.start(t)
 				}
@@ -369,7 +372,7 @@ func TestSyslog(t *testing.T) {
 		unaffected(t)
 
 		rx.start(t)
-		run(t, vm, "ip route del unreachable "+qemu.HostAddr)
+		run(t, vm, "ip route del unreachable "+netboot.HostAddr)
 		restored = true
 		run(t, vm, `echo "<14>e2e: the network is back" >/dev/kmsg`)
 		rx.await(t, "a record written after the network came back", 60*time.Second, func(m received) bool { return m.msg == "the network is back" })

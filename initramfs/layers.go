@@ -169,7 +169,7 @@ func layerRecord(hdr *tar.Header, body io.Reader) (*layerChange, error) {
 	e := &Entry{Path: p, Mode: perm, UID: uint32(hdr.Uid), GID: uint32(hdr.Gid)}
 	c.entry = e
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 		if hdr.Size < 0 || hdr.Size > MaxFileSize {
 			return nil, fmt.Errorf("file is %d bytes, a newc archive holds at most %d (4 GiB - 1)", hdr.Size, int64(MaxFileSize))
 		}

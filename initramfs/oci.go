@@ -115,7 +115,7 @@ func ReadContainerImage(ref string) (*Archive, *ContainerImage, error) {
 		return nil, nil, fmt.Errorf("%s: not a container image reference (want oci:PATH or docker-archive:FILE)", ref)
 	}
 	if loc == "" {
-		return nil, nil, fmt.Errorf("%s: no path after %s:", ref, t)
+		return nil, nil, fmt.Errorf("%s: no path after the transport (want %s:PATH)", ref, t)
 	}
 	img, info, checkBlobs, err := open(ref, loc)
 	if err != nil {

@@ -12,8 +12,12 @@ import (
 
 const buildDoc = `
 A SOURCE is a directory (its tree becomes /), an existing image (any
-compression the kernel reads), or a gen_init_cpio list file. Later sources
-win for the same path, then -init and -bin, then -kmod. The image gets
+compression the kernel reads), a gen_init_cpio list file, or a container
+image: oci:PATH[:TAG|@DIGEST] (an OCI layout) or docker-archive:FILE[:TAG]
+(docker save's output), its layers flattened with the OCI whiteout rules
+and every blob checked against its digest; the kernel runs /init, so a
+note says when an image's entrypoint is not used. Later sources win for
+the same path, then -init and -bin, then -kmod. The image gets
 /dev/console and /dev/null unless a source gave them, and is checked as
 "mkinitramfs check" does before it is written: errors stop the build
 unless -force.`
@@ -32,6 +36,8 @@ type buildOptions struct {
 	kmodDecompress bool
 	compress       string
 	level          int
+	microcode      string
+	sbom           string
 	force          bool
 }
 
@@ -49,6 +55,8 @@ func buildFlags(fs *flag.FlagSet) func([]string, *env) error {
 	fs.BoolVar(&o.kmodDecompress, "kmod-decompress", false, "store .ko.gz, .ko.xz and .ko.zst modules decompressed, for a modprobe that cannot read them (busybox's cannot read .ko.zst)")
 	fs.StringVar(&o.compress, "compress", string(initramfs.Gzip), "compress the image with `FORMAT`: "+compressions()+" (the kernel needs the matching CONFIG_RD_ option)")
 	fs.IntVar(&o.level, "level", 0, "compress at level `N`: "+levels()+"; 0 is the compressor's default")
+	fs.StringVar(&o.microcode, "microcode", "", "write an uncompressed early microcode archive before the image, from `DIR` laid out as /lib/firmware (intel-ucode/, amd-ucode/); auto takes "+initramfs.HostFirmwareDir)
+	fs.StringVar(&o.sbom, "sbom", "", "write an SPDX 2.3 JSON SBOM of the image to `FILE`: every file's SHA-256, the Debian package of each host file, the modules of Go programs, the digest of container images")
 	fs.BoolVar(&o.force, "force", false, "write the image even when check finds errors that would stop it from booting")
 	return func(sources []string, e *env) error {
 		if len(o.kmods) == 0 {
@@ -110,6 +118,9 @@ func build(o buildOptions, sources []string, e *env) error {
 			return err
 		}
 	}
+	for _, s := range unusedCommands(a) {
+		fmt.Fprintf(e.stderr, "mkinitramfs: note: %s\n", s)
+	}
 	if o.init != "" {
 		if err := a.AddFile(o.init, "/init", 0o755); err != nil {
 			return fmt.Errorf("-init: %w", err)
@@ -138,10 +149,20 @@ func build(o buildOptions, sources []string, e *env) error {
 		return errReported
 	}
 	opt := initramfs.Options{Compression: c, Level: o.level, MTime: mtime}
-	if o.out == "-" {
-		return a.WriteImage(e.stdout, opt)
+	if o.microcode != "" {
+		if opt.Early, err = earlyMicrocode(o.microcode); err != nil {
+			return err
+		}
 	}
-	return a.WriteFile(o.out, opt)
+	if o.out == "-" {
+		err = a.WriteImage(e.stdout, opt)
+	} else {
+		err = a.WriteFile(o.out, opt)
+	}
+	if err != nil || o.sbom == "" {
+		return err
+	}
+	return writeSBOM(o.sbom, o.out, a, mtime)
 }
 
 // addModules adds the -kmod modules of kernel release kver (the running

@@ -3,10 +3,19 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/slashinit/slashinit/initramfs"
 )
+
+const diffDoc = `
+Each IMAGE is read as ls reads it (a file, - for stdin, or a container
+image). Each difference is one line, sorted by path (the fields compared
+are those of package initramfs, Diff): "+ " and the entry as ls shows it
+for a path only in the second image, "- " for one only in the first, and
+"~ /path: " with "field old -> new" for each field that changed (type,
+mode, owner, size, sha256, symlink target, device; an ELF file's
+interpreter and DT_NEEDED; a kernel module's vermagic). Exit status as
+diff(1): 0 the same, 1 different, 2 trouble (an image that cannot be read).`
 
 // troubleError is an error that exits with status 2, like diff(1)'s
 // trouble.
@@ -15,42 +24,36 @@ type troubleError struct{ err error }
 func (t troubleError) Error() string { return t.err.Error() }
 func (t troubleError) Unwrap() error { return t.err }
 
-// diff prints the differences of two images, one line each (see
-// initramfs.Diff), and exits as diff(1) does: 0 the same, 1 different,
-// 2 trouble.
-func diff(args []string, stdout io.Writer) error {
-	fl := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	quiet := fl.Bool("q", false, "print only whether the images differ")
-	if err := fl.Parse(args); err != nil {
-		return fmt.Errorf("%w: diff: %v", errUsage, err)
-	}
-	if fl.NArg() != 2 {
-		return fmt.Errorf("%w: diff takes two images", errUsage)
-	}
-	var images [2]*initramfs.Archive
-	for i, name := range fl.Args() {
-		img, err := openImage(name)
+func diffFlags(fs *flag.FlagSet) func([]string, *env) error {
+	quiet := fs.Bool("q", false, "print only whether the images differ, in one line, as diff -q does")
+	return func(args []string, e *env) error {
+		if len(args) != 2 {
+			return fmt.Errorf("%w: diff takes two images", errUsage)
+		}
+		var images [2]*initramfs.Archive
+		for i, name := range args {
+			img, err := openImage(name)
+			if err != nil {
+				return troubleError{err}
+			}
+			images[i] = img.Archive
+		}
+		ds, err := initramfs.Diff(images[0], images[1])
 		if err != nil {
 			return troubleError{err}
 		}
-		images[i] = img.Archive
-	}
-	ds, err := initramfs.Diff(images[0], images[1])
-	if err != nil {
-		return troubleError{err}
-	}
-	if len(ds) == 0 {
-		return nil
-	}
-	if *quiet {
-		fmt.Fprintf(stdout, "images %s and %s differ\n", fl.Arg(0), fl.Arg(1))
+		if len(ds) == 0 {
+			return nil
+		}
+		if *quiet {
+			fmt.Fprintf(e.stdout, "images %s and %s differ\n", args[0], args[1])
+			return errReported
+		}
+		for _, d := range ds {
+			if _, err := fmt.Fprintln(e.stdout, d); err != nil {
+				return troubleError{err}
+			}
+		}
 		return errReported
 	}
-	for _, d := range ds {
-		if _, err := fmt.Fprintln(stdout, d); err != nil {
-			return troubleError{err}
-		}
-	}
-	return errReported
 }

@@ -17,7 +17,7 @@ var builtins = []struct{ name, summary string }{
 
 // writeHelp writes the list of commands.
 func writeHelp(w io.Writer) {
-	fmt.Fprint(w, "mkinitramfs builds, lists and checks initramfs images.\n\n")
+	fmt.Fprint(w, "mkinitramfs builds, lists, checks, compares and extracts initramfs images.\n\n")
 	fmt.Fprint(w, "usage: mkinitramfs COMMAND [ARGUMENTS]\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands {
@@ -28,7 +28,7 @@ func writeHelp(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprint(w, "\nRun \"mkinitramfs help COMMAND\" or \"mkinitramfs COMMAND -h\" for a command's arguments and flags.\n")
-	fmt.Fprint(w, "Exit status: 0 success, 1 failure, 2 usage error.\n")
+	fmt.Fprint(w, "Exit status: 0 success, 1 failure, 2 usage error; diff exits as diff(1) does.\n")
 }
 
 // writeUsageLine writes c's synopsis and where to find its flags.

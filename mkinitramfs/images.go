@@ -8,7 +8,7 @@ import (
 	"github.com/slashinit/slashinit/initramfs"
 )
 
-// image is what ls, check, diff and extract read.
+// image is what ls, check and diff read.
 type image struct {
 	name string
 	*initramfs.Archive
@@ -16,6 +16,14 @@ type image struct {
 	// and the main one, or concatenated images); none for a container
 	// image.
 	parts []initramfs.Part
+}
+
+// readImage reads the single IMAGE argument of ls and check.
+func readImage(cmd string, args []string) (image, error) {
+	if len(args) != 1 {
+		return image{}, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
+	}
+	return openImage(args[0])
 }
 
 // openImage reads an image file (compressed, concatenated), "-" for
@@ -26,20 +34,24 @@ func openImage(name string) (image, error) {
 		_, err := a.AddContainerImage(name)
 		return image{name: name, Archive: a}, err
 	}
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return image{}, err
-		}
-		defer f.Close()
-		r = f
+	r, err := openInput(name)
+	if err != nil {
+		return image{}, err
 	}
+	defer r.Close()
 	a, parts, err := initramfs.ReadParts(r)
 	if err != nil {
 		return image{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return image{name: name, Archive: a, parts: parts}, nil
+}
+
+// openInput opens the file name, or standard input for "-".
+func openInput(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
 }
 
 // unusedCommands says, for each container image that files of a came

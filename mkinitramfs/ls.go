@@ -3,51 +3,44 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/slashinit/slashinit/initramfs"
 )
 
 const lsDoc = `
 IMAGE is an image file, or - for stdin, in any layout and compression the
-kernel reads. Each entry is one line: mode, uid/gid, size (or major, minor
-for a device node), path, and -> target for a symlink, in the order the
-kernel unpacks them; a later entry of the same path replaces an earlier one.`
+kernel reads, or a container image (oci:PATH[:TAG|@DIGEST],
+docker-archive:FILE[:TAG]) as build would take it. Each entry is one line:
+mode, uid/gid, size (or major, minor for a device node), path, and ->
+target for a symlink, in the order the kernel unpacks them; a later entry
+of the same path replaces an earlier one. An image of several parts (an
+early microcode archive and the main one, or concatenated images) is
+listed part by part, each under a "# part N" line; a container image's
+unused entrypoint is said on a "#" line first.`
 
 func lsFlags(*flag.FlagSet) func([]string, *env) error {
 	return func(args []string, e *env) error {
-		_, a, err := readImage("ls", args)
+		img, err := readImage("ls", args)
 		if err != nil {
 			return err
 		}
-		for _, en := range a.Entries() {
-			if _, err := fmt.Fprintln(e.stdout, en); err != nil {
-				return err
+		for _, s := range unusedCommands(img.Archive) {
+			fmt.Fprintf(e.stdout, "# %s\n", s)
+		}
+		parts := img.parts
+		if len(parts) < 2 {
+			parts = []initramfs.Part{{Entries: img.Entries()}}
+		}
+		for i, p := range parts {
+			if len(img.parts) > 1 {
+				fmt.Fprintf(e.stdout, "# part %d, %s\n", i+1, p)
+			}
+			for _, en := range p.Entries {
+				if _, err := fmt.Fprintln(e.stdout, en); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
-}
-
-// readImage reads the single IMAGE argument of a command.
-func readImage(cmd string, args []string) (string, *initramfs.Archive, error) {
-	if len(args) != 1 {
-		return "", nil, fmt.Errorf("%w: %s takes one IMAGE", errUsage, cmd)
-	}
-	name := args[0]
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return "", nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	a, err := initramfs.Read(r)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return name, a, nil
 }

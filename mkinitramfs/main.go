@@ -1,11 +1,13 @@
-// Command mkinitramfs builds, lists and checks initramfs images; the work is
-// done by package initramfs, and each command maps its flags to it.
+// Command mkinitramfs builds, lists, checks, compares and extracts initramfs
+// images; the work is done by package initramfs, and each command maps its
+// flags to it.
 //
 // `mkinitramfs help` lists the commands, `mkinitramfs help COMMAND` (or
 // COMMAND -h) prints a command's arguments and every flag: the table below
 // and the flag definitions are the reference. Exit status: 0 success, 1
 // failure (one line naming the file and the reason, or the problems check
-// found), 2 usage error.
+// found), 2 usage error; diff exits as diff(1) does (0 the same, 1
+// different, 2 trouble).
 package main
 
 import (
@@ -58,6 +60,20 @@ var commands = []command{
 		usage:   "IMAGE",
 		doc:     checkDoc,
 		flags:   checkFlags,
+	},
+	{
+		name:    "diff",
+		summary: "print the differences of two images path by path, exiting as diff(1) does",
+		usage:   "[-q] IMAGE IMAGE",
+		doc:     diffDoc,
+		flags:   diffFlags,
+	},
+	{
+		name:    "extract",
+		summary: "unpack an untrusted image into a new directory",
+		usage:   "IMAGE DIR",
+		doc:     extractDoc,
+		flags:   extractFlags,
 	},
 }
 
@@ -117,6 +133,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) (c
 		return 2
 	case errors.Is(err, errReported):
 		return 1
+	case errors.As(err, new(troubleError)):
+		fmt.Fprintf(stderr, "mkinitramfs: %v\n", err)
+		return 2
 	default:
 		fmt.Fprintf(stderr, "mkinitramfs: %v\n", err)
 		return 1

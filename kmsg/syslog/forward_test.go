@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,8 +168,6 @@ func TestForwardStart(t *testing.T) {
 		t.Errorf("received %q, want records 2 and 3", got)
 	}
 }
-
-var droppedLine = regexp.MustCompile(`^kmsg-syslog dropped (\d+) records of the kernel log \(sequence numbers (\d+) to (\d+)\)`)
 
 // Records the kernel overwrote before they were read, or that did not
 // parse, are counted where they are missing; one that was there before
