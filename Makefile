@@ -54,10 +54,13 @@ bin/init: FORCE
 bin/mkinitramfs: FORCE
 	$(GO) build $(GOFLAGS_BUILD) -o $@ ./mkinitramfs
 
-# The demo's syslog forwarder (configs/rootfs/etc/service/syslog), linked
-# like PID 1: it runs as long as the server (internal/facts: Resident).
-bin/kmsg-syslog: FORCE
-	$(GO) build $(INIT_LDFLAGS) -o $@ ./configs/cmd/kmsg-syslog
+# The example system's own programs (facts.DemoPrograms: the syslog
+# forwarder), linked like PID 1: they run as long as the server
+# (facts.Resident), into the image as /usr/bin/NAME.
+DEMO_PROGRAMS := $(call FACT,demo-programs)
+DEMO_BINS     := $(foreach p,$(DEMO_PROGRAMS),bin/$(notdir $(p)))
+$(DEMO_BINS): FORCE
+	$(GO) build $(INIT_LDFLAGS) -o $@ $(filter %/$(notdir $@),$(DEMO_PROGRAMS))
 
 FORCE:
 
@@ -69,10 +72,10 @@ $(RUNIT)/runsvdir:
 
 image: $(IMAGE)
 
-$(IMAGE): bin/init bin/mkinitramfs bin/kmsg-syslog $(RUNIT)/runsvdir $(shell find configs -type f)
+$(IMAGE): bin/init bin/mkinitramfs $(DEMO_BINS) $(RUNIT)/runsvdir $(shell find configs -type f)
 	@mkdir -p $(BUILD)
 	BUSYBOX='$(BUSYBOX)' bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
-		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) -bin bin/kmsg-syslog:/usr/bin/kmsg-syslog $(KMODS) \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) $(foreach b,$(DEMO_BINS),-bin $(b):/usr/bin/$(notdir $(b))) $(KMODS) \
 		configs/rootfs configs/slashinit.list
 
 # Quit QEMU with Ctrl-A X; `poweroff` in the guest shell also ends it.

@@ -213,16 +213,6 @@ func lastSequence(t *testing.T, r *rsyslog) int {
 	return last
 }
 
-// buildForwarder builds configs/cmd/kmsg-syslog as the Makefile does.
-func buildForwarder(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "kmsg-syslog")
-	if err := image.GoBuild("./configs/cmd/kmsg-syslog", out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // syslogTestService writes a line on its stderr, which is the kernel log.
 var syslogTestService = map[string]string{
 	"/etc/service/e2e-stderr/run": "#!/bin/sh\necho \"e2e-stderr: a line on stderr\" >&2\nexec sleep 2147483647\n",
@@ -260,7 +250,6 @@ func TestSyslog(t *testing.T) {
 	}
 	img := buildImage(t, image.Image{
 		Files:   withShell(syslogTestService),
-		Bins:    map[string]string{"/usr/bin/kmsg-syslog": buildForwarder(t)},
 		Modules: kmod,
 	})
 	opts := bootOpts(img)

@@ -39,6 +39,11 @@ var BuildFlags = []string{"-trimpath"}
 // the example system's syslog forwarder.
 var Resident = []string{"./init", "./configs/cmd/kmsg-syslog"}
 
+// DemoPrograms are the example system's own Go programs, each built into
+// the demo image as /usr/bin/NAME (NAME: the package's last element): the
+// syslog forwarder of configs/rootfs/etc/service/syslog.
+var DemoPrograms = []string{"./configs/cmd/kmsg-syslog"}
+
 // GoBuildArgs returns the arguments of `go build` for package pkg into out:
 // a Resident program with InitLDFlags, anything else with ToolLDFlags. Run
 // it with CGO_ENABLED=0 (GoBuildEnv): the binaries go into an initramfs

@@ -24,6 +24,7 @@ var values = map[string]func() (string, error){
 	"runit-binaries": constant(strings.Join(facts.RunitBinaries, " ")),
 	"applets":        constant(strings.Join(facts.BusyboxApplets, " ")),
 	"demo-modules":   constant(strings.Join(facts.DemoModules, " ")),
+	"demo-programs":  constant(strings.Join(facts.DemoPrograms, " ")),
 	"kernel":         facts.Kernel,
 	"moddir":         facts.ModuleDir,
 	"busybox":        facts.Busybox,

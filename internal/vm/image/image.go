@@ -9,8 +9,10 @@ package image
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -26,7 +28,10 @@ type Tools struct {
 	Init    string // PID 1, built as the Makefile builds bin/init
 	Busybox string // Debian's static busybox (facts.Busybox)
 	Runit   string // directory of runit's binaries (facts.Runit)
-	built   atomic.Int64
+	// Programs are the example system's own programs (facts.DemoPrograms),
+	// built as the Makefile builds them: path in the image → binary.
+	Programs map[string]string
+	built    atomic.Int64
 }
 
 // Setup builds PID 1 into dir and finds busybox and runit. The error says
@@ -39,6 +44,14 @@ func Setup(dir string) (*Tools, error) {
 	t := &Tools{Root: root, Dir: dir, Init: filepath.Join(dir, "init")}
 	if err := GoBuild("./init", t.Init); err != nil {
 		return nil, err
+	}
+	t.Programs = map[string]string{}
+	for _, pkg := range facts.DemoPrograms {
+		out := filepath.Join(dir, path.Base(pkg))
+		if err := GoBuild(pkg, out); err != nil {
+			return nil, err
+		}
+		t.Programs["/usr/bin/"+path.Base(pkg)] = out
 	}
 	if t.Runit, err = facts.Runit(); err != nil {
 		return nil, err
@@ -161,6 +174,7 @@ func (t *Tools) archive(img Image) (*initramfs.Archive, error) {
 		for _, b := range facts.RunitBinaries {
 			bins["/usr/bin/"+b] = filepath.Join(t.Runit, b)
 		}
+		maps.Copy(bins, t.Programs)
 	case Busybox:
 		if err := a.AddFile(t.Busybox, "/bin/busybox", 0o755); err != nil {
 			return nil, err
