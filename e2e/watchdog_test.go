@@ -38,10 +38,19 @@ const (
 var watchdogSettings = fmt.Sprintf("SLASHINIT_WATCHDOG=%d SLASHINIT_TRIAL=%d SLASHINIT_TRIAL_KERNEL=%d",
 	int(wdTimeout.Seconds()), int(trialWindow.Seconds()), int(trialKernel.Seconds()))
 
-// trialWords are the words PID 1 appends to a kexec'd kernel's command
-// line (init/trial.go), with the scenarios' SLASHINIT_TRIAL_KERNEL.
-var trialWords = fmt.Sprintf("slashinit.trial=1 watchdog.handle_boot_enabled=0 watchdog.stop_on_reboot=0 sysctl.kernel.panic=%d",
-	int(trialKernel.Seconds()))
+// trialWordsFor are the words PID 1 appends to a kexec'd kernel's command
+// line (docs/updates.md), replacing those of an earlier kexec, for a
+// SLASHINIT_TRIAL_KERNEL of kernel.
+func trialWordsFor(kernel time.Duration) string {
+	return fmt.Sprintf("slashinit.trial=1 watchdog.handle_boot_enabled=0 watchdog.stop_on_reboot=0 sysctl.kernel.panic=%d",
+		int(kernel.Seconds()))
+}
+
+// trialWords are the scenarios'; defaultTrialKernel is the documented
+// default of SLASHINIT_TRIAL_KERNEL, which the other kexec tests run with.
+var trialWords = trialWordsFor(trialKernel)
+
+const defaultTrialKernel = 120 * time.Second
 
 // armedLine is PID 1's line when it has opened the watchdog and set the
 // scenarios' timeout: the device, the granted timeout, the pet interval.
