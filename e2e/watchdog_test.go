@@ -524,7 +524,7 @@ func TestWatchdogRollback(t *testing.T) {
 	if n := strings.Count(console, pxeBanner); n != 3 {
 		t.Errorf("%d iPXE banners, want 3: the first boot and one per rollback", n)
 	}
-	if n := strings.Count(console, "Kernel panic - not syncing"); n != 1 {
+	if n := strings.Count(console, "] Kernel panic - not syncing"); n != 1 {
 		t.Errorf("%d kernel panics, want 1: the hanging kernel's", n)
 	}
 }
