@@ -108,10 +108,10 @@ vet:
 # The whole suite: the namespace tests need root, the end-to-end tests need
 # QEMU and the runit binaries (deps installs them). A test that skips did not
 # run, so the run fails unless ALLOW_SKIP names it: tools/testreport prints
-# what go test prints, then each skip and its reason. TestMinimalKernel and
-# TestMinimalKernelNetconsole run in make test-kernel. Raw events:
-# build/test.json; the report: build/test.log.
-ALLOW_SKIP ?= ^TestMinimalKernel(Netconsole)?$$
+# what go test prints, then each skip and its reason. TestMinimalKernel,
+# TestMinimalKernelNetconsole and TestMinimalKernelWatchdog run in make
+# test-kernel. Raw events: build/test.json; the report: build/test.log.
+ALLOW_SKIP ?= ^TestMinimalKernel(Netconsole|Watchdog)?$$
 TESTREPORT = $(GO) run ./tools/testreport
 test: deps vet all
 	@mkdir -p $(BUILD)

@@ -254,8 +254,10 @@ exec sleep 1000000
 	step("cmdline-1MiB", 3,
 		`init: cannot load /kernel: kexec: /kernel.cmdline: kernel command line too long: file has 1048576 bytes, this package reads at most 65536`,
 		`shorten the command line`)
+	// The trial's words come on top of the file's 4096 bytes.
 	step("cmdline-4KiB", 4,
-		`init: cannot load /kernel: kexec: /kernel: kernel command line too long: command line is 4096 bytes, this kernel takes at most \d+`,
+		`init: cannot load /kernel: kexec: /kernel: kernel command line too long: command line is `+
+			strconv.Itoa(4096+len(" "+trialWordsFor(defaultTrialKernel)))+` bytes, this kernel takes at most \d+`,
 		`shorten the command line`)
 	if t.Failed() {
 		return

@@ -497,8 +497,8 @@ func TestMinimalKernel(t *testing.T) {
 		if got := strings.TrimSpace(run(t, vm, "cat /etc/e2e-kernel")); got != "two" {
 			t.Errorf("/etc/e2e-kernel = %q after the kexec, want two (the second kernel's built-in image)", got)
 		}
-		if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != cmdline1 {
-			t.Errorf("/proc/cmdline = %q after the kexec, want the first boot's %q (no /kernel.cmdline)", got, cmdline1)
+		if got, want := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")), cmdline1+" "+trialWordsFor(defaultTrialKernel); got != want {
+			t.Errorf("/proc/cmdline = %q after the kexec, want the first boot's and the trial's words, %q (no /kernel.cmdline)", got, want)
 		}
 		run(t, vm, "! test -e /boot/kernel-2")
 		noPanic(t, vm)

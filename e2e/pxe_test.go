@@ -37,8 +37,8 @@ type pxe struct {
 const pxeBanner = "iPXE initialising devices"
 
 // newPXE builds the demo system with the NIC driver and publishes it for a
-// network boot.
-func newPXE(t *testing.T) *pxe {
+// network boot; words are added to the kernel command line.
+func newPXE(t *testing.T, words ...string) *pxe {
 	t.Helper()
 	kmod, err := image.NICModules(kernel)
 	if err != nil {
@@ -58,7 +58,7 @@ func newPXE(t *testing.T) *pxe {
 	p.image = buildImage(t, image.Image{Files: withShell(nil), Modules: p.kmod})
 	// UPDATE_URL and UPDATE_INTERVAL reach the services through PID 1's
 	// environment: the kernel passes NAME=value words on to PID 1.
-	p.cmdline = fmt.Sprintf("console=ttyS0 loglevel=7 panic=-1 UPDATE_URL=%s UPDATE_INTERVAL=2", srv.URL("update/"))
+	p.cmdline = strings.Join(append([]string{fmt.Sprintf("console=ttyS0 loglevel=7 panic=-1 UPDATE_URL=%s UPDATE_INTERVAL=2", srv.URL("update/"))}, words...), " ")
 	srv.Put("boot.ipxe", []byte(fmt.Sprintf(`#!ipxe
 echo slashinit: network boot
 kernel %s %s
