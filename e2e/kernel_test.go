@@ -134,15 +134,24 @@ func (f bootFigure) String() string {
 		f.etcBoot.Seconds(), f.runInit.Seconds(), f.wall.Seconds())
 }
 
-// writeFigures logs the figures and writes them to $KERNEL_FIGURES.
+// writeFigures logs the figures and appends them to $KERNEL_FIGURES: more
+// than one test measures figures, and make test-kernel removes the file
+// before the tests run.
 func writeFigures(t *testing.T, lines []string) {
 	t.Helper()
 	for _, l := range lines {
 		t.Log(l)
 	}
 	if path := os.Getenv(kernelFiguresEnv); path != "" {
-		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Error(err)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("figures: %v", err)
 		}
 	}
 }

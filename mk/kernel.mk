@@ -8,8 +8,8 @@
 #                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental)
 #   kernel-smoke       a busybox-only image embedded in build/kernel-smoke, booted in
 #                      QEMU: mounts, poweroff (checks the kernel without our /init)
-#   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel'),
-#                      then the figures they measured (KERNEL_FIGURES)
+#   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel',
+#                      or KERNEL_TESTRUN), then the figures they measured (KERNEL_FIGURES)
 #   kernel-clean       remove the kbuild output and the kernels (keeps the source)
 #
 # Variables (override on the command line, e.g. make kernel KERNEL_INITRAMFS=x.cpio):
@@ -67,17 +67,20 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 # run on any skip. KERNEL_TESTFLAGS=-v shows each step and the consoles.
 # The tests also measure the figures of the README's kernel section (sizes,
 # boot time to /etc/boot against Debian's kernel with the same image as
-# -initrd) into KERNEL_FIGURES, printed at the end.
+# -initrd) into KERNEL_FIGURES, printed at the end. KERNEL_TESTRUN narrows
+# the run to some of the tests (a go test -run pattern).
 KERNEL_TESTFLAGS ?=
+KERNEL_TESTRUN   ?= ^TestMinimalKernel
 KERNEL_FIGURES   ?= $(KERNEL_ROOT)/build/kernel-figures.txt
 test-kernel: kernel
 	$(KERNEL_ROOT)/scripts/deps.sh all
 	rm -f '$(KERNEL_FIGURES)'
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
 		MINIMAL_INITRAMFS='$(abspath $(KERNEL_INITRAMFS))' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
-		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '^TestMinimalKernel' ./e2e/ \
+		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '$(KERNEL_TESTRUN)' ./e2e/ \
 		| $(or $(GO),go) run ./tools/testreport $(filter -v,$(KERNEL_TESTFLAGS))
-	@echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'
+	@if [ -s '$(KERNEL_FIGURES)' ]; then echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'; \
+	else echo "test-kernel: no figures: the tests run ($(KERNEL_TESTRUN)) measure none"; fi
 
 # deps.sh all: the kernel source, and QEMU and busybox for the smoke image.
 kernel-smoke:
