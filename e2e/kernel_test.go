@@ -63,13 +63,14 @@ func needMinimalKernel(t *testing.T) string {
 }
 
 // buildMinimalKernel builds kernel.config's kernel with image built in, into
-// out, with scripts/build-kernel.sh (what `make kernel` runs).
-func buildMinimalKernel(t *testing.T, image, out string) {
+// out, with scripts/build-kernel.sh (what `make kernel` runs); env are more
+// of its settings (KERNEL_SIGNING_KEY=..., KERNEL_OBJ=...).
+func buildMinimalKernel(t *testing.T, image, out string, env ...string) {
 	t.Helper()
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "build")
 	cmd.Dir = tools.Root
-	cmd.Env = append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out)
+	cmd.Env = append(append(os.Environ(), "KERNEL_INITRAMFS="+image, "KERNEL_IMAGE="+out), env...)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/build-kernel.sh build with KERNEL_INITRAMFS=%s: %v\n%s", image, err, tail(string(b), 40))
@@ -83,8 +84,8 @@ func buildMinimalKernel(t *testing.T, image, out string) {
 
 // configOnly runs scripts/build-kernel.sh config (tinyconfig, the merge of
 // fragment, the check of the result) in the kbuild directory obj, and
-// returns its output.
-func configOnly(t *testing.T, fragment, obj string) (string, error) {
+// returns its output; env are more of its settings.
+func configOnly(t *testing.T, fragment, obj string, env ...string) (string, error) {
 	t.Helper()
 	// config stages an image like build does: any newc archive will do.
 	image := filepath.Join(filepath.Dir(obj), "empty.cpio")
@@ -93,7 +94,7 @@ func configOnly(t *testing.T, fragment, obj string) (string, error) {
 	}
 	cmd := exec.Command(filepath.Join(tools.Root, "scripts/build-kernel.sh"), "config")
 	cmd.Dir = tools.Root
-	cmd.Env = append(os.Environ(), "KERNEL_CONFIG="+fragment, "KERNEL_OBJ="+obj, "KERNEL_INITRAMFS="+image)
+	cmd.Env = append(append(os.Environ(), "KERNEL_CONFIG="+fragment, "KERNEL_OBJ="+obj, "KERNEL_INITRAMFS="+image), env...)
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }
@@ -151,15 +152,23 @@ func (f bootFigure) String() string {
 		f.etcBoot.Seconds(), f.runInit.Seconds(), f.wall.Seconds())
 }
 
-// writeFigures logs the figures and writes them to $KERNEL_FIGURES.
+// writeFigures logs the figures and appends them to $KERNEL_FIGURES (make
+// test-kernel removes it before the tests run).
 func writeFigures(t *testing.T, lines []string) {
 	t.Helper()
 	for _, l := range lines {
 		t.Log(l)
 	}
 	if path := os.Getenv(kernelFiguresEnv); path != "" {
-		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Error(err)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("figures: %v", err)
 		}
 	}
 }
