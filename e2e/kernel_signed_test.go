@@ -130,6 +130,49 @@ func kexecInto(t *testing.T, vm *qemu.VM, url, cmdline string) (int, kexecFigure
 	return ends[2], f
 }
 
+// expectRefused puts the kernel at url as /kernel and asks for a reboot:
+// the running kernel refuses it as r says, PID 1 says why in words,
+// restarts userspace, and the services and the network come back; /kernel
+// is then removed.
+func expectRefused(t *testing.T, vm *qemu.VM, url string, r refusal) {
+	t.Helper()
+	start := time.Now()
+	banners := strings.Count(vm.Console.String(), "Linux version ")
+	run(t, vm, "timeout 120 wget -q -O /kernel.tmp "+url+" && mv /kernel.tmp /kernel")
+	mark := vm.Console.Len()
+	run(t, vm, detached("/sbin/reboot"))
+	ends := expectOrder(t, vm.Console, mark, 3*time.Minute,
+		loadingAt.String(),
+		`init: cannot load /kernel: [^\n]*\n`,
+		`init: started /etc/boot`)
+	console := vm.Console.String()
+	load := console[ends[0]:ends[1]]
+	line := strings.TrimSpace(firstLineAt(console, ends[1]-2))
+	t.Logf("PID 1: %s", line[strings.Index(line, "init: "):])
+	if !strings.Contains(line, "kexec_file_load(kernel /kernel, no initrd, ") || !strings.Contains(line, "): "+r.errno.Error()+": ") {
+		t.Errorf("PID 1's line names no kexec_file_load failing with %v (%s):\n%s", r.errno.Error(), unix.ErrnoName(r.errno), line)
+	}
+	if !strings.Contains(line, r.words) {
+		t.Errorf("PID 1's line does not say %q:\n%s", r.words, line)
+	}
+	if m := enforced.FindStringSubmatch(load); m == nil || m[1] != fmt.Sprint(-int(r.errno)) {
+		t.Errorf("the kernel does not log the refusal with -%d (%s): %v in\n%s", int(r.errno), unix.ErrnoName(r.errno), m, load)
+	} else {
+		t.Logf("kernel: %s", firstLineAt(load, strings.Index(load, m[0])))
+	}
+	if r.kmsg != "" && !regexp.MustCompile(r.kmsg).MatchString(load) {
+		t.Errorf("the kernel does not log %q before the refusal:\n%s", r.kmsg, load)
+	}
+	waitShell(t, vm, 2*time.Minute)
+	waitRunning(t, vm, "hello", "getty-ttyS0")
+	waitNetwork(t, vm) // the network service started again too
+	run(t, vm, "rm /kernel")
+	if n := strings.Count(vm.Console.String(), "Linux version "); n != banners || vm.Exited() {
+		t.Fatalf("%d kernel banners, then %d, QEMU exited %v: the refused kernel booted", banners, n, vm.Exited())
+	}
+	t.Logf("refused, userspace back in %s", time.Since(start).Round(time.Second))
+}
+
 // TestMinimalKernelSigned (issue 14, layer 1): a minimal kernel built to
 // enforce signed kexec with key K kexecs into a kernel signed with K (the
 // marker on its command line shows it booted), and refuses an unsigned
@@ -215,6 +258,16 @@ func TestMinimalKernelSigned(t *testing.T) {
 	withCmdline := filepath.Join(dir, "b-signed-k-cmdline")
 	buildMinimalKernel(t, img, withCmdline, append(sign, "KERNEL_CMDLINE="+builtin)...)
 
+	// C: trusts only the other key, and is signed with it: the kernel
+	// after a key rotation; and C signed with K instead, the kernel that
+	// carries a fleet trusting K over to the other key.
+	rotated := filepath.Join(dir, "c-signed-other")
+	buildMinimalKernel(t, img, rotated, "KERNEL_SIGNING_KEY="+other.kernelKey, "KERNEL_SIGNING_CERT="+other.cert, "KERNEL_OBJ="+signedObj(t))
+	bridgeUnsigned, bridge := filepath.Join(dir, "c-unsigned"), filepath.Join(dir, "c-signed-k")
+	copyFile(t, rotated, bridgeUnsigned)
+	runTool(t, "sbattach", "--remove", bridgeUnsigned)
+	runTool(t, "sbsign", "--key", k.kernelKey, "--cert", k.cert, "--output", bridge, bridgeUnsigned)
+
 	// U: kernel.config alone (no signature check, no PE header), same image.
 	plain := filepath.Join(dir, "u-plain")
 	buildMinimalKernel(t, img, plain)
@@ -225,7 +278,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	for name, path := range map[string]string{"signed-k": signedK, "unsigned": unsigned, "signed-other": otherKey,
-		"stripped": stripped, "altered": alteredFile, "plain": plain, "cmdline": withCmdline} {
+		"stripped": stripped, "altered": alteredFile, "plain": plain, "cmdline": withCmdline,
+		"rotated": rotated, "bridge": bridge} {
 		if err := srv.PutFile(name, path); err != nil {
 			t.Fatal(err)
 		}
@@ -246,9 +300,7 @@ func TestMinimalKernelSigned(t *testing.T) {
 		waitShell(t, vm, 150*time.Second)
 		waitNetwork(t, vm)
 		waitRunning(t, vm, "hello", "getty-ttyS0")
-		if keys := run(t, vm, "cat /proc/keys 2>/dev/null || true"); keys != "" {
-			t.Logf("/proc/keys:\n%s", keys)
-		}
+		trustsOnly(t, vm, "(k)")
 
 		for _, r := range []refusal{
 			{"unsigned", "unsigned", unix.ENODATA, "carries no signature", `PEFILE: Unsigned PE binary`},
@@ -258,40 +310,7 @@ func TestMinimalKernelSigned(t *testing.T) {
 			{"built without kernel-signed.config", "plain", unix.ELIBBAD, "not a PE image", ""},
 		} {
 			t.Run(strings.ReplaceAll(r.name, " ", "-"), func(t *testing.T) {
-				start := time.Now()
-				run(t, vm, "timeout 120 wget -q -O /kernel.tmp "+srv.URL(r.file)+" && mv /kernel.tmp /kernel")
-				mark := vm.Console.Len()
-				run(t, vm, detached("/sbin/reboot"))
-				ends := expectOrder(t, vm.Console, mark, 3*time.Minute,
-					loadingAt.String(),
-					`init: cannot load /kernel: [^\n]*\n`,
-					`init: started /etc/boot`)
-				console := vm.Console.String()
-				load := console[ends[0]:ends[1]]
-				line := strings.TrimSpace(firstLineAt(console, ends[1]-2))
-				t.Logf("PID 1: %s", line[strings.Index(line, "init: "):])
-				if !strings.Contains(line, "kexec_file_load(kernel /kernel, no initrd, ") || !strings.Contains(line, "): "+r.errno.Error()+": ") {
-					t.Errorf("PID 1's line names no kexec_file_load failing with %v (%s):\n%s", r.errno.Error(), unix.ErrnoName(r.errno), line)
-				}
-				if !strings.Contains(line, r.words) {
-					t.Errorf("PID 1's line does not say %q:\n%s", r.words, line)
-				}
-				if m := enforced.FindStringSubmatch(load); m == nil || m[1] != fmt.Sprint(-int(r.errno)) {
-					t.Errorf("the kernel does not log the refusal with -%d (%s): %v in\n%s", int(r.errno), unix.ErrnoName(r.errno), m, load)
-				} else {
-					t.Logf("kernel: %s", firstLineAt(load, strings.Index(load, m[0])))
-				}
-				if r.kmsg != "" && !regexp.MustCompile(r.kmsg).MatchString(load) {
-					t.Errorf("the kernel does not log %q before the refusal:\n%s", r.kmsg, load)
-				}
-				waitShell(t, vm, 2*time.Minute)
-				waitRunning(t, vm, "hello", "getty-ttyS0")
-				waitNetwork(t, vm) // the network service started again too
-				run(t, vm, "rm /kernel")
-				if n := strings.Count(vm.Console.String(), "Linux version "); n != 1 || vm.Exited() {
-					t.Fatalf("%d kernel banners, QEMU exited %v: the refused kernel booted", n, vm.Exited())
-				}
-				t.Logf("refused, userspace back in %s", time.Since(start).Round(time.Second))
+				expectRefused(t, vm, srv.URL(r.file), r)
 			})
 		}
 		if t.Failed() {
@@ -326,6 +345,29 @@ func TestMinimalKernelSigned(t *testing.T) {
 		}
 		if !strings.Contains(vm.Console.String()[at:], "init: slashinit ") {
 			t.Error("the kernel with its command line built in did not run our /init")
+		}
+		noPanic(t, vm)
+	})
+
+	t.Run("key-rotation", func(t *testing.T) {
+		// A fleet whose kernels trust K moves to the other key
+		// (docs/verified-updates.md): the kernel that trusts the other
+		// key, signed with K, is accepted; from then on a kernel signed
+		// with K is refused, and one signed with the other key accepted.
+		vm := boot(t, opts)
+		expect(t, vm.Console, `e2e: built-in image signed\n`, 2*time.Minute)
+		waitShell(t, vm, 150*time.Second)
+		waitNetwork(t, vm)
+		base := strings.TrimSpace(run(t, vm, "cat /proc/cmdline"))
+		kexecInto(t, vm, srv.URL("bridge"), base+" slashinit_e2e=rotation-bridge")
+		waitShell(t, vm, 150*time.Second)
+		trustsOnly(t, vm, "(other)")
+		waitNetwork(t, vm)
+		expectRefused(t, vm, srv.URL("signed-k"), refusal{"old key", "signed-k", unix.ENOKEY, "not with a key this kernel trusts", ""})
+		kexecInto(t, vm, srv.URL("rotated"), base+" slashinit_e2e=rotation-done")
+		waitShell(t, vm, 150*time.Second)
+		if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != base+" slashinit_e2e=rotation-done" {
+			t.Errorf("/proc/cmdline = %q after the kexec into the kernel signed with the other key", got)
 		}
 		noPanic(t, vm)
 	})
@@ -384,6 +426,17 @@ func TestMinimalKernelSigned(t *testing.T) {
 		"  QEMU boot to /etc/boot started, guest clock: enforcing " + seconds(enforcingBoot) +
 			"; kernel.config's " + seconds(notEnforcingBoot),
 	})
+}
+
+// trustsOnly checks that the running kernel's built-in keyring holds one
+// key, the demo key pair whose directory name is in its subject (see
+// scripts/demo-keys.sh).
+func trustsOnly(t *testing.T, vm *qemu.VM, name string) {
+	t.Helper()
+	keys := run(t, vm, "cat /proc/keys")
+	if !strings.Contains(keys, ".builtin_trusted_keys: 1\n") || !regexp.MustCompile(`asymmetri slashinit throwaway kernel signing key `+regexp.QuoteMeta(name)+`: [0-9a-f]+: X509\.rsa`).MatchString(keys) {
+		t.Errorf("the kernel does not trust exactly the key %s; /proc/keys:\n%s", name, keys)
+	}
 }
 
 // seconds lists durations in seconds, sorted.
