@@ -47,8 +47,9 @@ IMAGE   = $(BUILD)/demo.cpio.gz
 # update service takes releases unauthenticated, as before.
 KEYS       ?= $(BUILD)/keys
 UPDATE_PUB ?= $(KEYS)/update.pub
-# What checks a release's signature in the image; -bin brings its libraries.
-SIGNIFY    ?= /usr/bin/signify-openbsd
+# What checks a release's signature in the image, and the key it checks
+# with; -bin brings its libraries.
+SIGNIFY    ?= $(call FACT,signify)
 
 export CGO_ENABLED = 0
 
@@ -74,9 +75,9 @@ image: $(IMAGE)
 
 $(IMAGE): bin/init bin/mkinitramfs $(RUNIT)/runsvdir $(UPDATE_PUB) $(shell find configs -type f)
 	@mkdir -p $(BUILD)
-	$(if $(UPDATE_PUB),printf 'file /etc/update.pub %s 0644 0 0\n' '$(abspath $(UPDATE_PUB))' >$(BUILD)/update-key.list)
+	$(if $(UPDATE_PUB),printf 'file %s %s 0644 0 0\n' '$(call FACT,update-pub)' '$(abspath $(UPDATE_PUB))' >$(BUILD)/update-key.list)
 	bin/mkinitramfs build -o $@ -compress $(COMPRESS) -init bin/init \
-		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) -bin $(SIGNIFY):/usr/bin/signify-openbsd $(KMODS) \
+		$(foreach b,$(RUNIT_BINS),-bin $(RUNIT)/$(b):/usr/bin/$(b)) -bin $(SIGNIFY):$(call FACT,signify) $(KMODS) \
 		configs/rootfs configs/slashinit.list $(if $(UPDATE_PUB),$(BUILD)/update-key.list)
 
 # A release for the update service (configs/rootfs/etc/service/update/run),

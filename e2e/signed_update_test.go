@@ -288,11 +288,11 @@ func TestSignedUpdate(t *testing.T) {
 	u := &signedUpdate{srv: srv, kmod: kmod,
 		cmdline: fmt.Sprintf("loglevel=7 panic=-1 UPDATE_URL=%s UPDATE_INTERVAL=2", srv.URL("update/"))}
 	signed := func(files map[string]string) qemu.Image {
-		f := withShell(map[string]string{"/etc/update.pub": k.publicKey})
+		f := withShell(map[string]string{facts.UpdatePublicKey: k.publicKey})
 		for p, c := range files {
 			f[p] = c
 		}
-		return qemu.Image{Files: f, Extra: append([]string{"-bin", "/usr/bin/signify-openbsd:/usr/bin/signify-openbsd"}, kmod...)}
+		return qemu.Image{Files: f, Extra: append([]string{"-bin", facts.Signify + ":" + facts.Signify}, kmod...)}
 	}
 	img1 := image(t, signed(nil))
 	img2 := image(t, signed(map[string]string{"/etc/release": "2\n"}))
