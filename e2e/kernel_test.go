@@ -67,11 +67,11 @@ func needMinimalKernel(t *testing.T) string {
 }
 
 // buildMinimalKernel builds kernel.config's kernel with image built in, into
-// out, as make kernel does (package kernelbuild).
-func buildMinimalKernel(t *testing.T, image, out string) {
+// out, as make kernel does (package kernelbuild), with the settings s.
+func buildMinimalKernel(t *testing.T, image, out string, s kernelbuild.Settings) {
 	t.Helper()
 	start := time.Now()
-	if err := kernelbuild.Build(image, out); err != nil {
+	if err := kernelbuild.Build(image, out, s); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("built %s (%d bytes, %s embedded) in %s", out, fileSize(t, out), image, time.Since(start).Round(time.Second))
@@ -280,7 +280,7 @@ func TestMinimalKernel(t *testing.T) {
 		}
 		obj := filepath.Join(t.TempDir(), "obj")
 		start := time.Now()
-		out, err := kernelbuild.Config(bad, obj)
+		out, err := kernelbuild.Config(kernelbuild.Settings{Config: bad, Obj: obj})
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
 			t.Fatalf("build-kernel.sh config with CONFIG_IPV6_SIT=y and no IPV6: %v, want a non-zero exit\n%s", err, lines.Last(out, 20))
@@ -297,7 +297,7 @@ func TestMinimalKernel(t *testing.T) {
 		}
 		// The fragment itself passes in the same directory: the option
 		// was the cause.
-		if out, err := kernelbuild.Config(good, obj); err != nil {
+		if out, err := kernelbuild.Config(kernelbuild.Settings{Config: good, Obj: obj}); err != nil {
 			t.Fatalf("build-kernel.sh config with kernel.config: %v\n%s", err, lines.Last(out, 20))
 		}
 		t.Logf("build-kernel.sh config named CONFIG_IPV6_SIT and exited %d; kernel.config passes (%s)", exit.ExitCode(), time.Since(start).Round(time.Second))
@@ -360,7 +360,7 @@ func TestMinimalKernel(t *testing.T) {
 	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(map[string]string{
 		"/etc/boot":       markedBoot(t, "two"),
 		"/etc/e2e-kernel": "two\n",
-	})}), k2)
+	})}), k2, kernelbuild.Settings{})
 
 	t.Run("boot", func(t *testing.T) {
 		// With QEMU's e1000 on its user-mode network: the fragment's
@@ -464,7 +464,7 @@ func TestMinimalKernel(t *testing.T) {
 				"/etc/e2e-kernel": "one\n",
 			}),
 			Host: map[string]string{"/boot/kernel-2": k2},
-		}), k1)
+		}), k1, kernelbuild.Settings{})
 		opts := minimalOpts(k1)
 		opts.Append += " slashinit_e2e=minimal-kexec"
 		opts.Limit = 8 * time.Minute

@@ -5,7 +5,11 @@
 #
 # Targets:
 #   kernel             tinyconfig + kernel.config (allnoconfig merge), then bzImage with
-#                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental)
+#                      KERNEL_INITRAMFS embedded -> KERNEL_IMAGE (incremental); with
+#                      SIGNING_KEY and SIGNING_CERT, + kernel-signed.config, built in
+#                      KERNEL_SIGNED_OBJ, and KERNEL_IMAGE signed with sbsign
+#   keys               throwaway key pairs for the demo and the tests in KEYS
+#                      (scripts/demo-keys.sh; never committed)
 #   kernel-smoke       a busybox-only image embedded in build/kernel-smoke, booted in
 #                      QEMU: mounts, poweroff (checks the kernel without our /init)
 #   test-kernel        kernel, then its QEMU tests (go test ./e2e -run '^TestMinimalKernel',
@@ -19,6 +23,15 @@
 #   KERNEL_INITRAMFS   image to embed: a newc cpio, raw or gzip/zstd/xz/lz4
 #   KERNEL_IMAGE       output bzImage
 #   KERNEL_JOBS        parallel jobs (default: nproc)
+#   SIGNING_KEY, SIGNING_CERT
+#                      a PEM private key and its X.509 certificate: the kernel trusts
+#                      only the certificate, and its kexec_file_load refuses any kernel
+#                      not signed with the key (make keys makes a throwaway pair:
+#                      SIGNING_KEY=build/keys/kernel.key SIGNING_CERT=build/keys/kernel.crt)
+#   KERNEL_CMDLINE     a command line built into the kernel, which then ignores the boot
+#                      loader's and kexec's (no double quote, backslash or single quote)
+#   KERNEL_SIGNED_OBJ  the kbuild output directory of signed builds, so that switching
+#                      between a signed and an unsigned build does not rebuild everything
 # The work is done by mk/build-kernel.sh, which documents the details.
 
 # Paths are relative to the repository, wherever make was started from.
@@ -39,6 +52,13 @@ KERNEL_JOBS      ?= $(shell nproc)
 # The static busybox of the smoke image: Debian's, fetched by deps.sh under
 # build/debian (internal/facts says where).
 KERNEL_BUSYBOX   ?= $(shell cd '$(KERNEL_ROOT)' && $(or $(GO),go) run ./tools/facts busybox)
+KERNEL_SIGNED_OBJ    ?= $(KERNEL_DIR)/obj-signed
+KERNEL_SIGNED_CONFIG ?= $(KERNEL_ROOT)/kernel-signed.config
+SIGNING_KEY      ?=
+SIGNING_CERT     ?=
+KERNEL_CMDLINE   ?=
+# The including Makefile's KEYS when there is one.
+KEYS             ?= $(KERNEL_ROOT)/build/keys
 
 # Included: keep the including Makefile's default goal (the first target it
 # defines), instead of making `kernel` the default.
@@ -49,16 +69,26 @@ endif
 # The settings, for the script and for the tests that build kernels with it.
 KERNEL_ENV = KERNEL_TARBALL='$(KERNEL_TARBALL)' KERNEL_DIR='$(KERNEL_DIR)' \
 	KERNEL_SRC='$(KERNEL_SRC)' KERNEL_OBJ='$(KERNEL_OBJ)' KERNEL_CONFIG='$(KERNEL_CONFIG)' \
-	KERNEL_JOBS='$(KERNEL_JOBS)'
+	KERNEL_JOBS='$(KERNEL_JOBS)' KERNEL_SIGNED_OBJ='$(KERNEL_SIGNED_OBJ)' \
+	KERNEL_SIGNED_CONFIG='$(KERNEL_SIGNED_CONFIG)'
 KERNEL_BUILD = $(KERNEL_ENV) $(KERNEL_ROOT)/mk/build-kernel.sh
 
-.PHONY: kernel kernel-smoke kernel-clean test-kernel
+.PHONY: kernel kernel-smoke kernel-clean test-kernel keys
+
+keys: $(KEYS)/kernel.key $(KEYS)/update.pub
+
+$(KEYS)/kernel.key $(KEYS)/kernel.crt $(KEYS)/update.sec $(KEYS)/update.pub &:
+	$(KERNEL_ROOT)/scripts/demo-keys.sh '$(KEYS)'
 
 # deps.sh installs the kernel source and build tools when run as root, and
 # otherwise says what to install.
-kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITRAMFS))),$(IMAGE)))
+# A signing key pair under KEYS is made when missing (make keys).
+kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITRAMFS))),$(IMAGE))) \
+		$(filter $(KEYS)/%,$(SIGNING_KEY) $(SIGNING_CERT))
 	$(KERNEL_ROOT)/scripts/deps.sh kernel
-	KERNEL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_IMAGE='$(KERNEL_IMAGE)' $(KERNEL_BUILD) build
+	KERNEL_INITRAMFS='$(KERNEL_INITRAMFS)' KERNEL_IMAGE='$(KERNEL_IMAGE)' $(KERNEL_ENV) \
+		KERNEL_SIGNING_KEY='$(SIGNING_KEY)' KERNEL_SIGNING_CERT='$(SIGNING_CERT)' KERNEL_CMDLINE='$(KERNEL_CMDLINE)' \
+		$(if $(SIGNING_KEY)$(SIGNING_CERT),KERNEL_OBJ='$(KERNEL_SIGNED_OBJ)') $(KERNEL_ROOT)/mk/build-kernel.sh build
 
 # The QEMU tests of the minimal kernel (e2e/kernel_test.go): MINIMAL_KERNEL
 # is the kernel just built; the tests build their own variants with
@@ -91,7 +121,7 @@ kernel-smoke:
 	$(KERNEL_BUILD) smoke-boot $(KERNEL_ROOT)/build/kernel-smoke poweroff
 
 kernel-clean:
-	rm -rf '$(KERNEL_OBJ)' '$(KERNEL_IMAGE)' '$(KERNEL_ROOT)/build/kernel-smoke' \
+	rm -rf '$(KERNEL_OBJ)' '$(KERNEL_SIGNED_OBJ)' '$(KERNEL_IMAGE)' '$(KERNEL_ROOT)/build/kernel-smoke' \
 		'$(KERNEL_ROOT)/build/kernel-smoke.console' '$(KERNEL_DIR)/smoke.cpio'
 
 ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
