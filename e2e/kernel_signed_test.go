@@ -332,7 +332,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 		}
 
 		// The kernel signed with K: loaded and booted, with the marker
-		// of its /kernel.cmdline, and again from there.
+		// of its /kernel.cmdline (and PID 1's trial words after it), and
+		// again from there.
 		base := strings.TrimSpace(run(t, vm, "cat /proc/cmdline"))
 		for i := 1; i <= samples; i++ {
 			cmdline := fmt.Sprintf("%s slashinit_e2e=signed-kexec-%d", base, i)
@@ -342,8 +343,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 			}
 			waitShell(t, vm, 150*time.Second)
 			waitRunning(t, vm, "hello", "getty-ttyS0")
-			if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != cmdline {
-				t.Fatalf("/proc/cmdline = %q after the kexec, want %q", got, cmdline)
+			if got, want := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")), cmdline+" "+trialWordsFor(defaultTrialKernel); got != want {
+				t.Fatalf("/proc/cmdline = %q after the kexec, want %q", got, want)
 			}
 			t.Logf("enforcing kernel into the kernel signed with K: %s", f)
 			enforcing = append(enforcing, f)
@@ -351,7 +352,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 		}
 
 		// From there, the kernel with its command line built in: what
-		// kexec gives it (the words an attacker would choose) is ignored.
+		// kexec gives it (the words an attacker would choose, and PID 1's
+		// trial words too) is ignored.
 		at, _ := kexecInto(t, vm, srv.URL("cmdline"), "console=ttyS0 loglevel=7 slashinit_e2e=from-network rdinit=/bin/sh")
 		waitShell(t, vm, 150*time.Second)
 		if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != builtin {
@@ -380,8 +382,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 		expectRefused(t, vm, srv.URL("signed-k"), refusal{"old key", "signed-k", unix.ENOKEY, "not with a key this kernel trusts", ""})
 		kexecInto(t, vm, srv.URL("rotated"), base+" slashinit_e2e=rotation-done")
 		waitShell(t, vm, 150*time.Second)
-		if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != base+" slashinit_e2e=rotation-done" {
-			t.Errorf("/proc/cmdline = %q after the kexec into the kernel signed with the other key", got)
+		if got, want := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")), base+" slashinit_e2e=rotation-done "+trialWordsFor(defaultTrialKernel); got != want {
+			t.Errorf("/proc/cmdline = %q after the kexec into the kernel signed with the other key, want %q", got, want)
 		}
 		noPanic(t, vm)
 	})
@@ -415,8 +417,8 @@ func TestMinimalKernelSigned(t *testing.T) {
 			cmdline := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")) + fmt.Sprintf(" slashinit_e2e=plain-kexec-%d", i)
 			_, f := kexecInto(t, vm, srv.URL("signed-k"), cmdline)
 			waitShell(t, vm, 150*time.Second)
-			if got := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")); got != cmdline {
-				t.Errorf("/proc/cmdline = %q after the kexec, want %q", got, cmdline)
+			if got, want := strings.TrimSpace(run(t, vm, "cat /proc/cmdline")), cmdline+" "+trialWordsFor(defaultTrialKernel); got != want {
+				t.Errorf("/proc/cmdline = %q after the kexec, want %q", got, want)
 			}
 			t.Logf("kernel.config's kernel into the kernel signed with K: %s", f)
 			notEnforcing = append(notEnforcing, f)
