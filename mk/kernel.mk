@@ -98,7 +98,8 @@ kernel: $(if $(IMAGE),$(if $(filter $(abspath $(IMAGE)),$(abspath $(KERNEL_INITR
 # The tests also measure the figures of the README's kernel section (sizes,
 # boot time to /etc/boot against Debian's kernel with the same image as
 # -initrd) into KERNEL_FIGURES, printed at the end. KERNEL_TESTRUN narrows
-# the run to some of the tests (a go test -run pattern).
+# the run to some of the tests (a go test -run pattern; $$ for a $ on make's
+# command line); a pattern that matches no test fails the run.
 KERNEL_TESTFLAGS ?=
 KERNEL_TESTRUN   ?= ^TestMinimalKernel
 KERNEL_FIGURES   ?= $(KERNEL_ROOT)/build/kernel-figures.txt
@@ -108,7 +109,7 @@ test-kernel: kernel
 	set -o pipefail; $(KERNEL_ENV) MINIMAL_KERNEL='$(abspath $(KERNEL_IMAGE))' \
 		MINIMAL_INITRAMFS='$(abspath $(KERNEL_INITRAMFS))' KERNEL_FIGURES='$(KERNEL_FIGURES)' \
 		$(or $(GO),go) test -count=1 -timeout 40m -json $(KERNEL_TESTFLAGS) -run '$(KERNEL_TESTRUN)' ./e2e/ \
-		| $(or $(GO),go) run ./tools/testreport $(filter -v,$(KERNEL_TESTFLAGS))
+		| $(or $(GO),go) run ./tools/testreport -require-tests $(filter -v,$(KERNEL_TESTFLAGS))
 	@if [ -s '$(KERNEL_FIGURES)' ]; then echo "test-kernel: figures ($(KERNEL_FIGURES)):"; cat '$(KERNEL_FIGURES)'; \
 	else echo "test-kernel: no figures: the tests run ($(KERNEL_TESTRUN)) measure none"; fi
 
