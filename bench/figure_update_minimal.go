@@ -47,7 +47,7 @@ func (s *session) updateMinimalFigure() error {
 // first build only the embedded image is rebuilt.
 func (s *session) buildMinimalKernel(image, out string) error {
 	start := time.Now()
-	if err := kernelbuild.Build(image, out); err != nil {
+	if err := kernelbuild.Build(image, out, kernelbuild.Settings{}); err != nil {
 		return err
 	}
 	s.logf("built %s in %s", out, time.Since(start).Round(time.Second))

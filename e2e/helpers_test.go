@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/facts"
 	"github.com/slashinit/slashinit/internal/vm/image"
 	"github.com/slashinit/slashinit/internal/vm/netboot"
 	"github.com/slashinit/slashinit/internal/vm/qemu"
@@ -254,4 +256,43 @@ func checkMounts(t *testing.T, procMounts string) {
 			}
 		}
 	}
+}
+
+// keyPair is what scripts/demo-keys.sh makes in a directory: a kernel
+// signing key and certificate (openssl), a release key pair (signify).
+type keyPair struct {
+	kernelKey, cert string // PEM private key and its X.509 certificate
+	secret, public  string // signify-openbsd secret and public key
+	publicKey       string // the content of public
+}
+
+// demoKeys makes a throwaway key pair in a new directory named name with
+// scripts/demo-keys.sh, the script `make keys` runs.
+func demoKeys(t *testing.T, name string) keyPair {
+	t.Helper()
+	root := repoRoot(t)
+	dir := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command(filepath.Join(root, "scripts/demo-keys.sh"), dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/demo-keys.sh %s: %v\n%s", dir, err, out)
+	}
+	k := keyPair{
+		kernelKey: filepath.Join(dir, "kernel.key"), cert: filepath.Join(dir, "kernel.crt"),
+		secret: filepath.Join(dir, "update.sec"), public: filepath.Join(dir, "update.pub")}
+	b, err := os.ReadFile(k.public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.publicKey = string(b)
+	return k
+}
+
+// repoRoot is the repository root, without the QEMU tools.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := facts.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -67,11 +67,11 @@ func needMinimalKernel(t *testing.T) string {
 }
 
 // buildMinimalKernel builds kernel.config's kernel with image built in, into
-// out, as make kernel does (package kernelbuild).
-func buildMinimalKernel(t *testing.T, image, out string) {
+// out, as make kernel does (package kernelbuild), with the settings s.
+func buildMinimalKernel(t *testing.T, image, out string, s kernelbuild.Settings) {
 	t.Helper()
 	start := time.Now()
-	if err := kernelbuild.Build(image, out); err != nil {
+	if err := kernelbuild.Build(image, out, s); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("built %s (%d bytes, %s embedded) in %s", out, fileSize(t, out), image, time.Since(start).Round(time.Second))
@@ -134,15 +134,24 @@ func (f bootFigure) String() string {
 		f.etcBoot.Seconds(), f.runInit.Seconds(), f.wall.Seconds())
 }
 
-// writeFigures logs the figures and writes them to $KERNEL_FIGURES.
+// writeFigures logs the figures and appends them to $KERNEL_FIGURES: more
+// than one test measures figures, and make test-kernel removes the file
+// before the tests run.
 func writeFigures(t *testing.T, lines []string) {
 	t.Helper()
 	for _, l := range lines {
 		t.Log(l)
 	}
 	if path := os.Getenv(kernelFiguresEnv); path != "" {
-		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Error(err)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err == nil {
+			_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("figures: %v", err)
 		}
 	}
 }
@@ -271,7 +280,7 @@ func TestMinimalKernel(t *testing.T) {
 		}
 		obj := filepath.Join(t.TempDir(), "obj")
 		start := time.Now()
-		out, err := kernelbuild.Config(bad, obj)
+		out, err := kernelbuild.Config(kernelbuild.Settings{Config: bad, Obj: obj})
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
 			t.Fatalf("build-kernel.sh config with CONFIG_IPV6_SIT=y and no IPV6: %v, want a non-zero exit\n%s", err, lines.Last(out, 20))
@@ -288,7 +297,7 @@ func TestMinimalKernel(t *testing.T) {
 		}
 		// The fragment itself passes in the same directory: the option
 		// was the cause.
-		if out, err := kernelbuild.Config(good, obj); err != nil {
+		if out, err := kernelbuild.Config(kernelbuild.Settings{Config: good, Obj: obj}); err != nil {
 			t.Fatalf("build-kernel.sh config with kernel.config: %v\n%s", err, lines.Last(out, 20))
 		}
 		t.Logf("build-kernel.sh config named CONFIG_IPV6_SIT and exited %d; kernel.config passes (%s)", exit.ExitCode(), time.Since(start).Round(time.Second))
@@ -351,7 +360,7 @@ func TestMinimalKernel(t *testing.T) {
 	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(map[string]string{
 		"/etc/boot":       markedBoot(t, "two"),
 		"/etc/e2e-kernel": "two\n",
-	})}), k2)
+	})}), k2, kernelbuild.Settings{})
 
 	t.Run("boot", func(t *testing.T) {
 		// With QEMU's e1000 on its user-mode network: the fragment's
@@ -455,7 +464,7 @@ func TestMinimalKernel(t *testing.T) {
 				"/etc/e2e-kernel": "one\n",
 			}),
 			Host: map[string]string{"/boot/kernel-2": k2},
-		}), k1)
+		}), k1, kernelbuild.Settings{})
 		opts := minimalOpts(k1)
 		opts.Append += " slashinit_e2e=minimal-kexec"
 		opts.Limit = 8 * time.Minute

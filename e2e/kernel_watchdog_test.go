@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/kernelbuild"
 	"github.com/slashinit/slashinit/internal/vm/image"
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
@@ -32,12 +33,12 @@ func TestMinimalKernelWatchdog(t *testing.T) {
 	k2 := filepath.Join(dir, "kernel-2")
 	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(map[string]string{
 		"/etc/boot": markedBoot(t, "two"),
-	})}), k2)
+	})}), k2, kernelbuild.Settings{})
 	k1 := filepath.Join(dir, "kernel-1")
 	buildMinimalKernel(t, buildImage(t, image.Image{
 		Files: withShell(map[string]string{"/etc/boot": markedBoot(t, "one")}),
 		Host:  map[string]string{"/boot/kernel-2": k2},
-	}), k1)
+	}), k1, kernelbuild.Settings{})
 
 	opts := minimalOpts(k1)
 	// The core is built in: no modprobe.d applies to it, the command line

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slashinit/slashinit/internal/kernelbuild"
 	"github.com/slashinit/slashinit/internal/lines"
 	"github.com/slashinit/slashinit/internal/vm/image"
 	"github.com/slashinit/slashinit/internal/vm/netboot"
@@ -89,7 +90,7 @@ func TestMinimalKernelNetconsole(t *testing.T) {
 	needMinimalKernel(t)
 	rx := listenNetconsole(t)
 	k := filepath.Join(t.TempDir(), "kernel-netconsole")
-	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(nil)}), k)
+	buildMinimalKernel(t, buildImage(t, image.Image{Files: withShell(nil)}), k, kernelbuild.Settings{})
 	srv, err := netboot.ServeFiles()
 	if err != nil {
 		t.Fatal(err)

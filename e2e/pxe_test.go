@@ -181,6 +181,11 @@ func TestPXE(t *testing.T) {
 		if n := strings.Count(vm.Console.String(), "update: no release at "+p.srv.URL("update/SHA256SUMS")); n < 1 || n > 3 || polls <= n {
 			t.Errorf("the update service logged a missing release %d times for %d polls, want 1 to 3 lines for more polls", n, polls)
 		}
+		// The image has no /etc/update.pub: the service says once what
+		// that means (TestSignedUpdate has one).
+		if n := strings.Count(vm.Console.String(), "update: no /etc/update.pub in the image: releases are not authenticated"); n != 1 {
+			t.Errorf("the update service said %d times that releases are not authenticated, want once", n)
+		}
 	})
 
 	t.Run("corrupt-update", func(t *testing.T) {

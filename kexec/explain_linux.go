@@ -15,14 +15,23 @@ func explanations() []explanation {
 			"(sysctl kernel.kexec_load_disabled=1, which stays set until the next boot), or the kernel is " +
 			"locked down (lockdown=, Secure Boot) and the image is not signed with a key it trusts; " +
 			"do a cold reboot instead"},
-		{"", unix.EKEYREJECTED, "the image's signature was rejected (CONFIG_KEXEC_SIG): " +
-			"sign it (sbsign) with a key in the kernel's trusted or platform keyring, or do a cold reboot"},
-		{"", unix.EBADMSG, "the image's signature is malformed (CONFIG_KEXEC_SIG): " +
-			"re-sign it, or check that the file was not altered after signing"},
-		{"", unix.ENODATA, "the image carries no signature and this kernel requires one " +
-			"(CONFIG_KEXEC_SIG_FORCE, or lockdown): sign it with a trusted key"},
-		{"", unix.ENOKEY, "the image is signed with a key this kernel does not trust: " +
-			"sign it with a key in the trusted or platform keyring"},
+		// The signature of the kernel to load, on a kernel built to check
+		// it (kernel-signed.config): the errnos of
+		// crypto/asymmetric_keys/verify_pefile.c, each seen in
+		// e2e/kernel_signed_test.go.
+		{"", unix.ENODATA, "the kernel carries no signature, and this kernel loads only signed ones " +
+			"(CONFIG_KEXEC_SIG_FORCE): sign it with the key whose certificate this kernel was built with " +
+			"(sbsign --key KEY --cert CERT; make kernel SIGNING_KEY=KEY SIGNING_CERT=CERT builds and signs it), " +
+			"or do a cold reboot"},
+		{"", unix.ENOKEY, "the kernel is signed, but not with a key this kernel trusts (only the certificate " +
+			"built into it, CONFIG_SYSTEM_TRUSTED_KEYS): sign it with that key; to change keys, first publish " +
+			"a kernel that trusts the new certificate, signed with the old key"},
+		{"", unix.EKEYREJECTED, "the kernel's signature does not match its content (the file was changed after " +
+			"signing) or is not an Authenticode signature: publish the file exactly as sbsign wrote it, or sign it again"},
+		{"", unix.EBADMSG, "the kernel's signature is malformed (a digest of the wrong size): sign it again with sbsign"},
+		{"", unix.ELIBBAD, "the kernel is not a PE image, or its signature table is damaged, so no signature can be " +
+			"checked: a bzImage is a PE image only when built with the EFI stub; build it with kernel-signed.config " +
+			"(make kernel SIGNING_KEY=KEY SIGNING_CERT=CERT) and sign it"},
 		{"", unix.ENOPKG, "this kernel lacks the crypto algorithm of the image's signature: " +
 			"sign with SHA-256 and RSA, or build the kernel with that algorithm"},
 		{"", unix.ENOEXEC, "not a kernel image this kernel can load: on x86_64 kexec_file_load takes " +

@@ -4,6 +4,7 @@
 # comes from the environment so that make variables override them.
 #
 #   mk/build-kernel.sh build             tinyconfig + kernel.config -> KERNEL_IMAGE
+#                                        (+ kernel-signed.config, then sbsign, with a key)
 #   mk/build-kernel.sh config            only the checked .config, in KERNEL_OBJ: no
 #                                        compiling; exits 1 listing the fragment's
 #                                        options that did not survive the merge
@@ -23,6 +24,16 @@
 #   KERNEL_INITRAMFS  the image to embed: a cpio archive, raw or gzip/zstd/xz/lz4 [build/demo.cpio.gz]
 #   KERNEL_IMAGE      where the bzImage goes [build/bzImage]
 #   KERNEL_JOBS       parallel jobs [nproc]
+#   KERNEL_SIGNING_KEY, KERNEL_SIGNING_CERT
+#                     a private key and its X.509 certificate, both PEM [unset]:
+#                     the kernel is built with KERNEL_SIGNED_CONFIG too and the
+#                     certificate as its only trusted key (CONFIG_SYSTEM_TRUSTED_KEYS),
+#                     so that its kexec_file_load accepts only kernels signed with
+#                     the key; KERNEL_IMAGE is the bzImage signed with sbsign
+#   KERNEL_SIGNED_CONFIG  the signing fragment [kernel-signed.config]
+#   KERNEL_CMDLINE    a command line built into the kernel, which then ignores the
+#                     one given by the boot loader or by kexec (CONFIG_CMDLINE,
+#                     CONFIG_CMDLINE_OVERRIDE) [unset: none built in]
 #   BUSYBOX           the static busybox of smoke-image [Debian's, which scripts/deps.sh
 #                     unpacks under build/debian: `go run ./tools/facts busybox`]
 #   GO                the go command that asks tools/facts [go]
@@ -49,6 +60,10 @@ fi
 : "${KERNEL_INITRAMFS:=$root/build/demo.cpio.gz}"
 : "${KERNEL_IMAGE:=$root/build/bzImage}"
 : "${KERNEL_JOBS:=$(nproc)}"
+: "${KERNEL_SIGNED_CONFIG:=$root/kernel-signed.config}"
+: "${KERNEL_SIGNING_KEY:=}"
+: "${KERNEL_SIGNING_CERT:=}"
+: "${KERNEL_CMDLINE:=}"
 
 die() {
 	echo "build-kernel: $*" >&2
@@ -127,8 +142,42 @@ stage_initramfs() {
 	fi
 }
 
-# configure: tinyconfig, then the fragment and INITRAMFS_SOURCE merged on top
-# of it, then allnoconfig with that merge as KCONFIG_ALLCONFIG (what
+# fragments: the configuration fragments of this build, one per line: the
+# fragment, the signing one when there is a key, and the settings this
+# script generates (generate_fragment). prepare refuses a space or a line
+# break in their paths, so that the list splits into words.
+fragments() {
+	printf '%s\n' "$KERNEL_CONFIG"
+	[ "$signing" = no ] || printf '%s\n' "$KERNEL_SIGNED_CONFIG"
+	printf '%s\n' "$generated"
+}
+
+# generate_fragment: the options whose values come from the environment,
+# written to $generated and checked like the fragments.
+generate_fragment() {
+	{
+		echo "# set by mk/build-kernel.sh from KERNEL_INITRAMFS"
+		printf 'CONFIG_INITRAMFS_SOURCE="%s"\n' "$staged"
+		if [ "$signing" = yes ]; then
+			echo "# from KERNEL_SIGNING_CERT: the certificate kexec_file_load trusts"
+			printf 'CONFIG_SYSTEM_TRUSTED_KEYS="%s"\n' "$trusted"
+		fi
+		if [ -n "$KERNEL_CMDLINE" ]; then
+			echo "# from KERNEL_CMDLINE: built in, and the boot loader's or kexec's ignored"
+			echo "CONFIG_CMDLINE_BOOL=y"
+			printf 'CONFIG_CMDLINE="%s"\n' "$KERNEL_CMDLINE"
+			echo "CONFIG_CMDLINE_OVERRIDE=y"
+		fi
+	} >"$generated.tmp"
+	if cmp -s "$generated.tmp" "$generated"; then
+		rm -f "$generated.tmp"
+	else
+		mv "$generated.tmp" "$generated"
+	fi
+}
+
+# configure: tinyconfig, then the fragments merged on top of it, then
+# allnoconfig with that merge as KCONFIG_ALLCONFIG (what
 # `merge_config.sh -n` does, without writing into KERNEL_SRC): every option
 # the fragment makes visible (IPv6 under INET, VGA console under VT, PS/2
 # mouse under INPUT...) is answered "no" instead of taking its default, so
@@ -137,6 +186,7 @@ stage_initramfs() {
 # syncconfig.
 configure() {
 	cfg=$KERNEL_OBJ/.config
+	generate_fragment
 	# Regenerating is a few seconds of CPU (slow on a busy machine): skip it
 	# when the inputs and the .config it produced are the same as last time.
 	stamp=$KERNEL_OBJ/.slashinit-config-stamp
@@ -150,12 +200,11 @@ configure() {
 	[ -f "$cfg" ] && cp -p "$cfg" "$prev"
 	kmake tinyconfig >"$KERNEL_OBJ/tinyconfig.log" 2>&1 ||
 		die "make tinyconfig in $KERNEL_OBJ failed: see $KERNEL_OBJ/tinyconfig.log"
-	printf '# set by mk/build-kernel.sh from KERNEL_INITRAMFS\nCONFIG_INITRAMFS_SOURCE="%s"\n' "$staged" \
-		>"$KERNEL_OBJ/slashinit-initramfs.config"
 	# merge_config.sh leaves its temporary files in the current directory.
-	(cd "$KERNEL_OBJ" && KCONFIG_CONFIG=$merged "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m \
-		"$cfg" "$KERNEL_CONFIG" "$KERNEL_OBJ/slashinit-initramfs.config") >"$KERNEL_OBJ/merge_config.log" 2>&1 ||
-		die "merge_config.sh $KERNEL_CONFIG failed: see $KERNEL_OBJ/merge_config.log"
+	# shellcheck disable=SC2046 # one word per fragment: prepare refuses spaces
+	(cd "$KERNEL_OBJ" && KCONFIG_CONFIG=$merged "$KERNEL_SRC/scripts/kconfig/merge_config.sh" -m "$cfg" $(fragments)) \
+		>"$KERNEL_OBJ/merge_config.log" 2>&1 ||
+		die "merge_config.sh $(fragments | tr '\n' ' ')failed: see $KERNEL_OBJ/merge_config.log"
 	kmake KCONFIG_ALLCONFIG="$merged" allnoconfig >"$KERNEL_OBJ/allnoconfig.log" 2>&1 ||
 		die "make allnoconfig with $merged failed: see $KERNEL_OBJ/allnoconfig.log"
 	check_config "$cfg"
@@ -166,51 +215,101 @@ configure() {
 	echo "$inputs $(sha256sum <"$cfg")" >"$stamp"
 }
 
-# config_inputs: what the .config is made from: the fragment's settings (the
-# lines merge_config.sh reads: a change to its comments is not a new config),
-# the embedded image's staged name, the kernel tree and this script.
+# config_inputs: what the .config is made from: the fragments' settings (the
+# lines merge_config.sh reads: a change to their comments is not a new
+# config), the kernel tree and this script.
 config_inputs() {
 	{
-		grep -E '^CONFIG_|^# CONFIG_[A-Za-z0-9_]+ is not set' "$KERNEL_CONFIG" || true
+		fragments | while IFS= read -r f; do
+			echo "$f"
+			grep -E '^CONFIG_|^# CONFIG_[A-Za-z0-9_]+ is not set' "$f" || true
+		done
 		cat "$0"
-		echo "$staged $KERNEL_SRC"
+		echo "$KERNEL_SRC"
 		cat "$KERNEL_SRC/Makefile" "$KERNEL_SRC/kernel/configs/tiny.config" "$KERNEL_SRC/kernel/configs/tiny-base.config"
 	} | sha256sum
 }
 
 # check_config CONFIG: every CONFIG_X=value and "# CONFIG_X is not set" line
-# of the fragment must be in the final .config; an option whose dependency is
-# missing is silently dropped by Kconfig, so list them and fail.
+# of every fragment must be in the final .config; an option whose dependency
+# is missing is silently dropped by Kconfig, so list them, by fragment, and
+# fail.
 check_config() {
-	bad=
+	failed=no
+	for f in $(fragments); do
+		bad=$(missing_options "$1" "$f")
+		[ -z "$bad" ] && continue
+		failed=yes
+		echo "build-kernel: these options of $f did not survive the merge into $1:$bad" >&2
+	done
+	[ "$failed" = no ] && return 0
+	echo "build-kernel: a dependency is missing (add it to the fragment) or the option does not exist in this kernel;" >&2
+	echo "build-kernel: see its \"Depends on\" with: make -C $KERNEL_SRC O=$KERNEL_OBJ ARCH=x86_64 menuconfig, then / and the name" >&2
+	exit 1
+}
+
+# missing_options CONFIG FRAGMENT: the lines of FRAGMENT that CONFIG lacks,
+# each on a line of its own with the option's final state.
+missing_options() {
 	while IFS= read -r line; do
 		case $line in
 		CONFIG_*=*)
-			grep -qxF -- "$line" "$1" || bad="$bad
-  $line  (final: $(option_state "$1" "${line%%=*}"))"
+			grep -qxF -- "$line" "$1" || printf '\n  %s  (final: %s)' "$line" "$(option_state "$1" "${line%%=*}")"
 			;;
 		"# CONFIG_"*" is not set")
 			name=${line#\# }
 			name=${name%% *}
 			if grep -q "^$name=" "$1"; then
-				bad="$bad
-  $line  (final: $(option_state "$1" "$name"))"
+				printf '\n  %s  (final: %s)' "$line" "$(option_state "$1" "$name")"
 			fi
 			;;
 		esac
-	done <"$KERNEL_CONFIG"
-	want="CONFIG_INITRAMFS_SOURCE=\"$staged\""
-	grep -qxF -- "$want" "$1" || bad="$bad
-  $want  (final: $(option_state "$1" CONFIG_INITRAMFS_SOURCE))"
-	[ -z "$bad" ] && return 0
-	echo "build-kernel: these options of $KERNEL_CONFIG did not survive the merge into $1:$bad" >&2
-	echo "build-kernel: a dependency is missing (add it to $KERNEL_CONFIG) or the option does not exist in this kernel;" >&2
-	echo "build-kernel: see its \"Depends on\" with: make -C $KERNEL_SRC O=$KERNEL_OBJ ARCH=x86_64 menuconfig, then / and the name" >&2
-	exit 1
+	done <"$2"
 }
 
 option_state() {
 	grep -E "^$2=|^# $2 is not set" "$1" || echo "absent"
+}
+
+# check_signing: the key pair and the command line, refused with the reason
+# before anything is built. That the key is the certificate's is checked
+# after signing, by sbverify: the key may ask for its passphrase.
+check_signing() {
+	signing=no
+	if [ -n "$KERNEL_SIGNING_KEY$KERNEL_SIGNING_CERT" ]; then
+		[ -n "$KERNEL_SIGNING_KEY" ] && [ -n "$KERNEL_SIGNING_CERT" ] ||
+			die "KERNEL_SIGNING_KEY and KERNEL_SIGNING_CERT go together (got key '$KERNEL_SIGNING_KEY', certificate '$KERNEL_SIGNING_CERT')"
+		signing=yes
+		KERNEL_SIGNING_KEY=$(abs "$KERNEL_SIGNING_KEY")
+		KERNEL_SIGNING_CERT=$(abs "$KERNEL_SIGNING_CERT")
+		KERNEL_SIGNED_CONFIG=$(abs "$KERNEL_SIGNED_CONFIG")
+		for t in sbsign sbverify openssl; do
+			command -v "$t" >/dev/null 2>&1 || die "$t not found: a signed kernel needs sbsigntool and openssl (scripts/deps.sh kernel)"
+		done
+		[ -f "$KERNEL_SIGNED_CONFIG" ] || die "signing fragment $KERNEL_SIGNED_CONFIG not found"
+		[ -r "$KERNEL_SIGNING_KEY" ] || die "KERNEL_SIGNING_KEY=$KERNEL_SIGNING_KEY: not readable"
+		openssl x509 -in "$KERNEL_SIGNING_CERT" -noout 2>/dev/null ||
+			die "KERNEL_SIGNING_CERT=$KERNEL_SIGNING_CERT: not a PEM X.509 certificate (openssl x509 cannot read it)"
+	fi
+	case $KERNEL_CMDLINE in
+	*'"'* | *\\* | *'
+'*) die "KERNEL_CMDLINE has a double quote, a backslash or a line break: Kconfig strings cannot carry them as given" ;;
+	esac
+	# COMMAND_LINE_SIZE on x86 is 2048, with the NUL.
+	[ "${#KERNEL_CMDLINE}" -le 2047 ] || die "KERNEL_CMDLINE is ${#KERNEL_CMDLINE} bytes, the kernel takes at most 2047"
+}
+
+# stage_cert: the certificate, copied into KERNEL_OBJ under a fixed name
+# only when its content changed (as stage_initramfs does for the image): the
+# .config names the copy, and kbuild rebuilds the certificate list when it
+# is newer.
+stage_cert() {
+	trusted=$KERNEL_OBJ/slashinit-trusted-keys.pem
+	[ "$signing" = yes ] || return 0
+	if ! cmp -s "$KERNEL_SIGNING_CERT" "$trusted"; then
+		cp "$KERNEL_SIGNING_CERT" "$trusted.tmp"
+		mv "$trusted.tmp" "$trusted"
+	fi
 }
 
 # prepare: everything up to a checked .config in KERNEL_OBJ.
@@ -223,12 +322,19 @@ prepare() {
 	KERNEL_SRC=$(abs "$KERNEL_SRC")
 	KERNEL_OBJ=$(abs "$KERNEL_OBJ")
 	[ -f "$KERNEL_CONFIG" ] || die "config fragment $KERNEL_CONFIG not found"
+	check_signing
+	case $KERNEL_CONFIG$KERNEL_SIGNED_CONFIG$KERNEL_OBJ in
+	*'
+'* | *' '*) die "a fragment or KERNEL_OBJ has a space or a line break in its path: $KERNEL_CONFIG $KERNEL_SIGNED_CONFIG $KERNEL_OBJ" ;;
+	esac
+	generated=$KERNEL_OBJ/slashinit-build.config
 	mkdir -p "$KERNEL_DIR" "$KERNEL_OBJ"
 	# One build at a time per output directory (make -j may start two).
 	exec 9>"$KERNEL_OBJ/.slashinit-lock"
 	flock 9
 	unpack_source
 	stage_initramfs "$KERNEL_INITRAMFS"
+	stage_cert
 	configure
 }
 
@@ -243,9 +349,25 @@ build() {
 		die "$KERNEL_OBJ/usr/initramfs_inc_data differs from $staged: kbuild did not pick up the new image"
 	fi
 	mkdir -p "$(dirname "$KERNEL_IMAGE")"
-	cp "$KERNEL_OBJ/arch/x86/boot/bzImage" "$KERNEL_IMAGE.tmp"
+	bzimage=$KERNEL_OBJ/arch/x86/boot/bzImage
+	if [ "$signing" = yes ]; then
+		# The same proof for the certificate: the one built in is ours.
+		certs=$KERNEL_OBJ/certs/x509_certificate_list
+		[ "$(openssl x509 -in "$trusted" -outform DER | sha256sum)" = "$(sha256sum <"$certs")" ] ||
+			die "$certs is not $KERNEL_SIGNING_CERT: kbuild did not pick up the new certificate"
+		sbsign --key "$KERNEL_SIGNING_KEY" --cert "$KERNEL_SIGNING_CERT" --output "$KERNEL_IMAGE.tmp" "$bzimage" ||
+			die "sbsign $bzimage failed"
+		# A key that is not the certificate's makes a kernel that
+		# refuses its own updates: check before it is used.
+		sbverify --cert "$KERNEL_SIGNING_CERT" "$KERNEL_IMAGE.tmp" >/dev/null ||
+			die "sbverify: $KERNEL_IMAGE.tmp does not verify with $KERNEL_SIGNING_CERT: is KERNEL_SIGNING_KEY=$KERNEL_SIGNING_KEY its key?"
+	else
+		cp "$bzimage" "$KERNEL_IMAGE.tmp"
+	fi
 	mv "$KERNEL_IMAGE.tmp" "$KERNEL_IMAGE"
-	echo "build-kernel: $KERNEL_IMAGE: $(wc -c <"$KERNEL_IMAGE") bytes, embedded image $(wc -c <"$staged") bytes"
+	echo "build-kernel: $KERNEL_IMAGE: $(wc -c <"$KERNEL_IMAGE") bytes, embedded image $(wc -c <"$staged") bytes$(
+		[ "$signing" = no ] || echo ", signed with $KERNEL_SIGNING_CERT (unsigned: $bzimage, $(wc -c <"$bzimage") bytes)")$(
+		[ -z "$KERNEL_CMDLINE" ] || echo ", command line built in: $KERNEL_CMDLINE")"
 }
 
 # smoke_image OUT [MARKER]: a cpio (newc) with Debian's static busybox and an

@@ -10,14 +10,18 @@
 #         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
 #         resolver's tests (they build small dynamic programs and libraries),
 #         rsyslog for the syslog tests (they start their own rsyslogd on the
-#         loopback address with a configuration of their own).
+#         loopback address with a configuration of their own),
+#         signify-openbsd (the demo image verifies releases with it; the
+#         publishing script signs them) and openssl (scripts/demo-keys.sh).
 # kernel: what `make kernel` needs: the kernel source (Debian's linux-source,
 #         which pulls in the current linux-source-X.Y) and what
 #         mk/build-kernel.sh and kbuild run: make, gcc with libc's headers
 #         (kbuild's host tools), flex, bison, bc, libelf headers (objtool),
 #         OpenSSL headers (sign-file, extract-cert: not built for kernel.config,
 #         but for a copy of it with signed modules or trusted keys), xz (to
-#         unpack the tarball).
+#         unpack the tarball); for a kernel that enforces signed kexec
+#         (kernel-signed.config), openssl (the throwaway key, the check of the
+#         certificate) and sbsigntool (sbsign, sbverify, sbattach).
 #
 # As root on Debian or Ubuntu it runs apt-get; otherwise it prints the exact
 # command to run and exits 1 when something is missing.
@@ -27,8 +31,8 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev rsyslog"
-kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils"
+base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev rsyslog signify-openbsd openssl"
+kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils openssl sbsigntool"
 
 case $group in
 base) pkgs=$base_pkgs ;;

@@ -78,6 +78,16 @@ var BusyboxApplets = []string{
 	"seq", "sh", "sleep", "stat", "stty", "sync", "test", "touch", "true", "uname", "wc",
 }
 
+// Signed releases (docs/verified-updates.md): the update service of
+// configs/ checks a release's SHA256SUMS.sig with Signify against the key
+// at UpdatePublicKey in the image. Signify is Debian's signify-openbsd, at
+// the same path on the host (where the image builder takes it from, with
+// its libraries) and in the image.
+const (
+	Signify         = "/usr/bin/signify-openbsd"
+	UpdatePublicKey = "/etc/update.pub"
+)
+
 // Root returns the repository root: the nearest directory above the
 // current one that holds go.mod.
 func Root() (string, error) {

@@ -28,6 +28,8 @@ var values = map[string]func() (string, error){
 	"kernel":         facts.Kernel,
 	"moddir":         facts.ModuleDir,
 	"busybox":        facts.Busybox,
+	"signify":        constant(facts.Signify),
+	"update-pub":     constant(facts.UpdatePublicKey),
 }
 
 func constant(s string) func() (string, error) {

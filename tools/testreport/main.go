@@ -1,7 +1,9 @@
 // Command testreport reads `go test -json` on stdin, prints what a plain
 // `go test` prints (a line per package, the output of the tests that fail),
 // then every skipped test with its reason, and exits 1 when a test failed, a
-// package did not build, or a test skipped that -allow-skip does not name.
+// package did not build, or a test skipped that -allow-skip does not name;
+// with -require-tests, also when no test ran at all (a -run pattern that
+// matches nothing makes go test pass).
 //
 // A skip is a test that did not run: counted as a pass it would hide a
 // missing prerequisite (QEMU, root, busybox-static) behind a green run.
@@ -46,6 +48,9 @@ type report struct {
 	buf     map[string]*strings.Builder // package + "\x00" + test
 	skips   []skip
 	failed  bool
+	// ran counts the tests started; requireTests: none is a failure.
+	ran          int
+	requireTests bool
 }
 
 func (r *report) add(e event) {
@@ -103,6 +108,8 @@ func (r *report) add(e event) {
 		delete(r.buf, key)
 	case e.Action == "pass":
 		delete(r.buf, key)
+	case e.Action == "run" && e.Test != "":
+		r.ran++
 	}
 }
 
@@ -143,6 +150,9 @@ func (r *report) finish() int {
 	case bad > 0:
 		fmt.Fprintf(r.out, "testreport: %d tests skipped: a skipped test did not run; install what it names (scripts/deps.sh) or run it where it can\n", bad)
 		return 1
+	case r.requireTests && r.ran == 0:
+		fmt.Fprintln(r.out, "testreport: no test ran: does the -run pattern match any test?")
+		return 1
 	}
 	return 0
 }
@@ -150,6 +160,7 @@ func (r *report) finish() int {
 func main() {
 	allowSkip := flag.String("allow-skip", "", "regexp of the test names that may skip")
 	verbose := flag.Bool("v", false, "print the output of every test as it comes, as go test -v")
+	requireTests := flag.Bool("require-tests", false, "fail when no test ran")
 	flag.Parse()
 	var allow *regexp.Regexp
 	if *allowSkip != "" {
@@ -159,11 +170,18 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	os.Exit(run(os.Stdin, os.Stdout, allow, *verbose))
+	os.Exit(run(os.Stdin, os.Stdout, options{allow: allow, verbose: *verbose, requireTests: *requireTests}))
 }
 
-func run(in io.Reader, out io.Writer, allow *regexp.Regexp, verbose bool) int {
-	r := &report{out: out, allow: allow, verbose: verbose, buf: map[string]*strings.Builder{}}
+// options are the command's flags.
+type options struct {
+	allow        *regexp.Regexp // the tests that may skip; nil: none
+	verbose      bool
+	requireTests bool
+}
+
+func run(in io.Reader, out io.Writer, o options) int {
+	r := &report{out: out, allow: o.allow, verbose: o.verbose, requireTests: o.requireTests, buf: map[string]*strings.Builder{}}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {

@@ -77,7 +77,7 @@ func TestReport(t *testing.T) {
 	}
 	in := goTestJSON(t, fixture)
 	var out bytes.Buffer
-	code := run(bytes.NewReader(in), &out, regexp.MustCompile(`^TestMinimalKernel$`), false)
+	code := run(bytes.NewReader(in), &out, options{allow: regexp.MustCompile(`^TestMinimalKernel$`)})
 	got := out.String()
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
@@ -123,15 +123,65 @@ func TestSkipsAlone(t *testing.T) {
 	in = bytes.Join(kept, []byte("\n"))
 
 	var out bytes.Buffer
-	if code := run(bytes.NewReader(in), &out, nil, false); code != 1 {
+	if code := run(bytes.NewReader(in), &out, options{}); code != 1 {
 		t.Errorf("exit code %d with a skip not allowed, want 1:\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), "testreport: 1 tests skipped") {
 		t.Errorf("no count of the skips:\n%s", out.String())
 	}
 	out.Reset()
-	if code := run(bytes.NewReader(in), &out, regexp.MustCompile(`^TestNeedsRoot$`), false); code != 0 {
+	if code := run(bytes.NewReader(in), &out, options{allow: regexp.MustCompile(`^TestNeedsRoot$`)}); code != 0 {
 		t.Errorf("exit code %d with the skip allowed, want 0:\n%s", code, out.String())
+	}
+}
+
+// TestRequireTests: a run whose -run pattern matches no test passes in go
+// test; with -require-tests it fails, and a run with a test still passes.
+func TestRequireTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs go test on a fixture module")
+	}
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":      "module example.com/fixture\n\ngo 1.22\n",
+		"a/a_test.go": "package a\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) {}\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goTest := func(pattern string) []byte {
+		cmd := exec.Command("go", "test", "-count=1", "-json", "-run", pattern, "./...")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go test -run %s: %v\n%s", pattern, err, out)
+		}
+		return out
+	}
+	none, one := goTest("^TestNothing$"), goTest("^TestOK$")
+	for _, c := range []struct {
+		name    string
+		in      []byte
+		require bool
+		want    int
+	}{
+		{"no test, not required", none, false, 0},
+		{"no test, required", none, true, 1},
+		{"a test, required", one, true, 0},
+	} {
+		var out bytes.Buffer
+		if code := run(bytes.NewReader(c.in), &out, options{requireTests: c.require}); code != c.want {
+			t.Errorf("%s: exit code %d, want %d:\n%s", c.name, code, c.want, out.String())
+		}
+		if said := strings.Contains(out.String(), "no test ran"); said != (c.want == 1) {
+			t.Errorf("%s: says \"no test ran\" %v:\n%s", c.name, said, out.String())
+		}
 	}
 }
 
@@ -142,7 +192,7 @@ func TestVerbose(t *testing.T) {
 	}
 	in := goTestJSON(t, fixture)
 	var out bytes.Buffer
-	run(bytes.NewReader(in), &out, nil, true)
+	run(bytes.NewReader(in), &out, options{verbose: true})
 	for _, want := range []string{"quiet when it passes", "the reason it failed", "SKIP (not allowed) example.com/fixture/a TestNeedsQEMU: a_test.go:9: qemu-system-x86_64 not installed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("-v report lacks %q:\n%s", want, out.String())
@@ -168,7 +218,7 @@ func FuzzRun(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
-		code := run(bytes.NewReader(in), &out, regexp.MustCompile(`^TestA$`), false)
+		code := run(bytes.NewReader(in), &out, options{allow: regexp.MustCompile(`^TestA$`)})
 		if code != 0 && code != 1 {
 			t.Fatalf("exit code %d", code)
 		}

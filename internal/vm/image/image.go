@@ -90,7 +90,9 @@ type Base int
 
 const (
 	// Demo is the demo system: configs/rootfs, configs/slashinit.list and
-	// runit's binaries (facts.RunitBinaries), as make image builds it.
+	// runit's binaries (facts.RunitBinaries), as make image builds it,
+	// without its update key (facts.UpdatePublicKey) and signify-openbsd
+	// (facts.Signify): a test of signed releases adds its own.
 	Demo Base = iota
 	// Busybox is busybox alone, with a link in /bin for each of
 	// facts.BusyboxApplets: no runit, a faster boot.
