@@ -30,7 +30,7 @@ const (
 const trialMark = "slashinit.trial=1"
 
 // trialWords are the words PID 1 owns on a trial's command line, replaced,
-// never piled up, at each kexec (their keys are ownedKeys): the mark; the
+// never piled up, at each kexec (markTrial drops their keys): the mark; the
 // watchdog core must not pet the hardware on its own behalf while the new
 // kernel boots, and must leave the timer running when that kernel kexecs in
 // turn; and a kernel that panics before or at its PID 1 ("No working init
@@ -41,22 +41,21 @@ func trialWords(kernel time.Duration) string {
 		strconv.Itoa(int(kernel/time.Second))
 }
 
-var ownedKeys = []string{"slashinit.trial=", "watchdog.handle_boot_enabled=", "watchdog.stop_on_reboot=", "sysctl.kernel.panic="}
-
 // markTrial returns cmdline with PID 1's trial words replaced by fresh
-// ones at the end.
+// ones at the end: a word with the key of one of trialWords is dropped.
 func markTrial(cmdline string, kernel time.Duration) string {
+	fresh := trialWords(kernel)
 	out := ""
 words:
 	for _, w := range strings.Fields(cmdline) {
-		for _, k := range ownedKeys {
-			if strings.HasPrefix(w, k) {
+		for _, f := range strings.Fields(fresh) {
+			if strings.HasPrefix(w, f[:strings.IndexByte(f, '=')+1]) {
 				continue words
 			}
 		}
 		out += w + " "
 	}
-	return out + trialWords(kernel)
+	return out + fresh
 }
 
 // trialState is a trial in progress: this kernel was kexec'd as an update
