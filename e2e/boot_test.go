@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -241,8 +242,9 @@ func TestBoot(t *testing.T) {
 	})
 
 	t.Run("runit", func(t *testing.T) {
-		// Every service of the image, the demo's and the test's, is up.
-		services := strings.Fields(run(t, vm, "ls /etc/service"))
+		// Every service of the image, the demo's and the test's, is up but
+		// the syslog service, idle without SYSLOG_HOST (syslog-idle).
+		services := slices.DeleteFunc(strings.Fields(run(t, vm, "ls /etc/service")), func(s string) bool { return s == "syslog" })
 		if len(services) < 8 {
 			t.Errorf("only %d services in /etc/service: %v", len(services), services)
 		}
@@ -250,10 +252,31 @@ func TestBoot(t *testing.T) {
 		// A killed service comes back with a new pid.
 		run(t, vm, "kill -9 "+pids["hello"])
 		if again, ok := poll(t, vm, "sv status /etc/service/hello", 20*time.Second, func(out string) bool {
-			now, _ := qemu.RunningServices(out)
+			now, _, _ := qemu.RunningServices(out)
 			return now["hello"] != "" && now["hello"] != pids["hello"]
 		}); !ok {
 			t.Errorf("hello was not restarted after kill -9 %s: %s", pids["hello"], again)
+		}
+	})
+
+	t.Run("syslog-idle", func(t *testing.T) {
+		// Without SYSLOG_HOST the syslog service costs nothing: it says so
+		// once, is stopped on purpose (sv once: no process, not restarted)
+		// and has removed the forwarder from the image, whose files are RAM.
+		out, ok := poll(t, vm, "sv status /etc/service/syslog", 30*time.Second, func(out string) bool {
+			_, idle, all := qemu.RunningServices(out)
+			return all && slices.Equal(idle, []string{"syslog"})
+		})
+		if !ok {
+			t.Fatalf("the syslog service is not idle without SYSLOG_HOST: %s", out)
+		}
+		if out := run(t, vm, "ls /usr/bin/kmsg-syslog 2>&1 || true"); !strings.Contains(out, "No such file") {
+			t.Errorf("the forwarder is still in the image: %s", out)
+		}
+		said := "syslog: SYSLOG_HOST not set (kernel command line or /etc/kmsg-syslog.conf): not forwarding the kernel log; " +
+			"/usr/bin/kmsg-syslog removed to give its RAM back until the next boot"
+		if n := strings.Count(run(t, vm, "dmesg"), said+"\n"); n != 1 {
+			t.Errorf("the kernel log has %d times %q, want once", n, said)
 		}
 	})
 

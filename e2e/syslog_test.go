@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -235,12 +236,24 @@ func rssOf(t *testing.T, vm *qemu.VM, pid string) string {
 	return fmt.Sprintf("Rss %s, Pss %s, Anonymous %s, AnonHugePages %s", v["Rss"], v["Pss"], v["Anonymous"], v["AnonHugePages"])
 }
 
+// meminfo is the guest's /proc/meminfo, in kB by field.
+func meminfo(t *testing.T, vm *qemu.VM) map[string]int {
+	t.Helper()
+	m := map[string]int{}
+	for _, line := range strings.Split(run(t, vm, "cat /proc/meminfo"), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+			m[strings.TrimSuffix(f[0], ":")], _ = strconv.Atoi(f[1])
+		}
+	}
+	return m
+}
+
 // TestSyslog boots the demo with SYSLOG_HOST pointing at rsyslog on the
 // host, on Debian's kernel: the log of the whole boot arrives with its
 // priorities and the machine's name; a receiver stopped for a while loses
 // the records the kernel overwrote meanwhile, counted, and nothing else
-// suffers; with SYSLOG_HOST unset the service idles, and started again it
-// does not send the log twice.
+// suffers; started again it does not send the log twice; with SYSLOG_HOST
+// unset the service stops and gives the forwarder's RAM back.
 func TestSyslog(t *testing.T) {
 	need(t)
 	rx := startRsyslog(t)
@@ -387,31 +400,52 @@ func TestSyslog(t *testing.T) {
 		t.Logf("kmsg-syslog after the outage and the flood: %s", rssOf(t, vm, pids["syslog"]))
 	})
 
-	t.Run("idle-and-restart", func(t *testing.T) {
-		// SYSLOG_HOST emptied in /etc/kmsg-syslog.conf: the service says
-		// so once and sleeps.
-		run(t, vm, `echo "SYSLOG_HOST=" >/etc/kmsg-syslog.conf && sv restart /etc/service/syslog`)
-		idle := "syslog: SYSLOG_HOST not set (kernel command line or /etc/kmsg-syslog.conf): idle"
-		out, ok := poll(t, vm, "dmesg | grep -c 'syslog: SYSLOG_HOST not set' || true", 30*time.Second, func(s string) bool { return strings.TrimSpace(s) == "1" })
-		if !ok {
-			t.Fatalf("%q logged %s times, want once", idle, strings.TrimSpace(out))
-		}
-		pid := waitRunning(t, vm, "syslog")["syslog"]
-		if comm := strings.TrimSpace(run(t, vm, "cat /proc/"+pid+"/comm")); comm != "sleep" {
-			t.Errorf("the idle service runs %q, want sleep", comm)
-		}
-		t.Logf("the idle service (sleep): %s", rssOf(t, vm, pid))
-		time.Sleep(3 * time.Second)
-		if out := strings.TrimSpace(run(t, vm, "dmesg | grep -c 'syslog: SYSLOG_HOST not set' || true")); out != "1" {
-			t.Errorf("%q logged %s times, want once", idle, out)
-		}
-
+	t.Run("restart", func(t *testing.T) {
 		// Started again, it goes on where it stopped (/run/kmsg-syslog.next):
 		// PID 1's first record is not sent twice.
-		run(t, vm, `rm /etc/kmsg-syslog.conf && sv restart /etc/service/syslog && echo "<14>e2e: after the restart" >/dev/kmsg`)
+		run(t, vm, `sv restart /etc/service/syslog && echo "<14>e2e: after the restart" >/dev/kmsg`)
 		rx.await(t, "a record written after the restart", 60*time.Second, func(m received) bool { return m.msg == "after the restart" })
 		if n := rx.count(t, func(m received) bool { return strings.Contains(m.msg, ": PID 1 up; mounted ") }); n != 1 {
 			t.Errorf("PID 1's first record arrived %d times, want once", n)
+		}
+	})
+
+	t.Run("idle", func(t *testing.T) {
+		// SYSLOG_HOST emptied in /etc/kmsg-syslog.conf: the service says so
+		// once, stops on purpose (no process, not restarted), and removes
+		// the forwarder, whose file in the image's tmpfs is RAM: the
+		// memory of the running system's files (Shmem) drops by its size.
+		size, _ := strconv.Atoi(strings.TrimSpace(run(t, vm, "stat -c %s /usr/bin/kmsg-syslog")))
+		before := meminfo(t, vm)
+		run(t, vm, `echo "SYSLOG_HOST=" >/etc/kmsg-syslog.conf; sv restart /etc/service/syslog >/dev/null 2>&1; true`)
+		said := "syslog: SYSLOG_HOST not set (kernel command line or /etc/kmsg-syslog.conf): not forwarding the kernel log; " +
+			"/usr/bin/kmsg-syslog removed to give its RAM back until the next boot"
+		if out, ok := poll(t, vm, "sv status /etc/service/syslog", 30*time.Second, func(out string) bool {
+			_, idle, all := qemu.RunningServices(out)
+			return all && slices.Equal(idle, []string{"syslog"})
+		}); !ok {
+			t.Fatalf("the syslog service is not idle with SYSLOG_HOST emptied: %s", out)
+		}
+		after := meminfo(t, vm)
+		freed := before["Shmem"] - after["Shmem"]
+		t.Logf("the forwarder (%d bytes) removed: Shmem %d → %d kB (−%d kB)", size, before["Shmem"], after["Shmem"], freed)
+		if size < 1<<20 || freed < size/1024*9/10 {
+			t.Errorf("Shmem dropped by %d kB for a forwarder of %d bytes: its RAM was not given back", freed, size)
+		}
+		time.Sleep(3 * time.Second)
+		if n := strings.Count(run(t, vm, "dmesg"), said+"\n"); n != 1 {
+			t.Errorf("the kernel log has %d times %q, want once", n, said)
+		}
+
+		// Set again in the same boot: the forwarder is gone, and the
+		// service says what to do.
+		run(t, vm, `rm /etc/kmsg-syslog.conf; sv restart /etc/service/syslog >/dev/null 2>&1; true`)
+		gone := fmt.Sprintf("syslog: cannot forward to %s: /usr/bin/kmsg-syslog was removed earlier in this boot, while SYSLOG_HOST was unset: reboot with SYSLOG_HOST set to forward", dest)
+		if out, ok := poll(t, vm, "dmesg | grep 'syslog: cannot forward' || true", 30*time.Second, func(out string) bool { return strings.Contains(out, gone+"\n") }); !ok {
+			t.Errorf("with SYSLOG_HOST set again and the forwarder gone, the kernel log has %q, want %q", out, gone)
+		}
+		if out := run(t, vm, "sv status /etc/service/syslog"); !strings.HasPrefix(out, "down: ") || strings.Contains(out, "want up") {
+			t.Errorf("the service with its forwarder gone: %s; want down, not restarted", out)
 		}
 	})
 	noPanic(t, vm)

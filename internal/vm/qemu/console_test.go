@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,16 +144,22 @@ func TestKernelTime(t *testing.T) {
 func TestRunningServices(t *testing.T) {
 	out := "run: /etc/service/hello: (pid 131) 12s; run: log: (pid 130) 12s\n" +
 		"run: /etc/service/network: (pid 128) 12s\n"
-	pids, all := RunningServices(out)
-	if !all || len(pids) != 2 || pids["hello"] != "131" || pids["network"] != "128" {
-		t.Errorf("RunningServices = %v, %v", pids, all)
+	pids, idle, all := RunningServices(out)
+	if !all || len(pids) != 2 || pids["hello"] != "131" || pids["network"] != "128" || len(idle) != 0 {
+		t.Errorf("RunningServices = %v, %v, %v", pids, idle, all)
 	}
-	pids, all = RunningServices(out + "down: /etc/service/update: 1s, normally up; run: log: (pid 140) 5s\n")
-	if all || len(pids) != 2 || pids["update"] != "" {
-		t.Errorf("with a service down: %v, %v", pids, all)
+	// Stopped on purpose (sv once, sv down): idle, and every line explained.
+	pids, idle, all = RunningServices(out + "down: /etc/service/syslog: 3s, normally up\ndown: /etc/service/update: 1s, normally up; run: log: (pid 140) 5s\n")
+	if !all || len(pids) != 2 || !slices.Equal(idle, []string{"syslog", "update"}) {
+		t.Errorf("with services stopped on purpose: %v, %v, %v", pids, idle, all)
 	}
-	if pids, all := RunningServices("warning: /etc/service/x: unable to open supervise/ok\n"); all || len(pids) != 0 {
-		t.Errorf("with a warning only: %v, %v", pids, all)
+	// Exited and about to be restarted by runsv: neither.
+	pids, idle, all = RunningServices(out + "down: /etc/service/update: 0s, normally up, want up\n")
+	if all || len(pids) != 2 || len(idle) != 0 {
+		t.Errorf("with a service down, wanted up: %v, %v, %v", pids, idle, all)
+	}
+	if pids, idle, all := RunningServices("warning: /etc/service/x: unable to open supervise/ok\n"); all || len(pids) != 0 || len(idle) != 0 {
+		t.Errorf("with a warning only: %v, %v, %v", pids, idle, all)
 	}
 }
 

@@ -123,35 +123,42 @@ func (vm *VM) Run(command string, timeout time.Duration) (string, error) {
 // runningRe is a service runit's sv status reports running, and its pid.
 var runningRe = regexp.MustCompile(`run: /etc/service/(\S+): \(pid (\d+)\)`)
 
+// idleRe is a service stopped on purpose: down, and not wanted up (runsv
+// restarting a service that exited adds ", want up"). The demo's syslog
+// service stops so with `sv once` when SYSLOG_HOST is unset.
+var idleRe = regexp.MustCompile(`^down: /etc/service/(\S+): \d+s(, normally up)?(;|$)`)
+
 // RunningServices reads the output of `sv status /etc/service/*`: the pid
-// of each running service, by name, and whether every line was a running
-// service.
-func RunningServices(svStatus string) (pids map[string]string, all bool) {
+// of each running service, by name, the services stopped on purpose, and
+// whether every line was one or the other.
+func RunningServices(svStatus string) (pids map[string]string, idle []string, all bool) {
 	pids = map[string]string{}
 	all = true
 	for _, l := range strings.Split(svStatus, "\n") {
-		if strings.TrimSpace(l) == "" {
+		l = strings.TrimSpace(l)
+		if l == "" {
 			continue
 		}
-		m := runningRe.FindStringSubmatch(l)
-		if m == nil {
+		if m := runningRe.FindStringSubmatch(l); m != nil {
+			pids[m[1]] = m[2]
+		} else if m := idleRe.FindStringSubmatch(l); m != nil {
+			idle = append(idle, m[1])
+		} else {
 			all = false
-			continue
 		}
-		pids[m[1]] = m[2]
 	}
-	return pids, all
+	return pids, idle, all
 }
 
 // WaitServices waits until runit reports every named service running (with
-// no names, every service of /etc/service) and returns the pid of each
-// running service.
+// no names, every service of /etc/service running or stopped on purpose)
+// and returns the pid of each running service.
 func (vm *VM) WaitServices(timeout time.Duration, names ...string) (map[string]string, error) {
 	var out string
 	var err error
 	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Second) {
 		out, err = vm.Run("sv status /etc/service/*", 30*time.Second)
-		pids, all := RunningServices(out)
+		pids, _, all := RunningServices(out)
 		up := len(pids) > 0 && (len(names) > 0 || all)
 		for _, n := range names {
 			up = up && pids[n] != ""
