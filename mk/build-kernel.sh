@@ -314,7 +314,6 @@ stage_cert() {
 
 # prepare: everything up to a checked .config in KERNEL_OBJ.
 prepare() {
-	check_tools
 	KERNEL_DIR=$(abs "$KERNEL_DIR")
 	KERNEL_INITRAMFS=$(abs "$KERNEL_INITRAMFS")
 	KERNEL_IMAGE=$(abs "$KERNEL_IMAGE")
@@ -333,6 +332,9 @@ prepare() {
 	exec 9>"$KERNEL_OBJ/.slashinit-lock"
 	flock 9
 	unpack_source
+	# The tools after the settings and the source: a mistake in those is
+	# said first, on a machine with or without the kernel's build tools.
+	check_tools
 	stage_initramfs "$KERNEL_INITRAMFS"
 	stage_cert
 	configure
