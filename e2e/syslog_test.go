@@ -214,9 +214,14 @@ func lastSequence(t *testing.T, r *rsyslog) int {
 	return last
 }
 
-// syslogTestService writes a line on its stderr, which is the kernel log.
-var syslogTestService = map[string]string{
+// syslogServer is the host's name in the guest's /etc/hosts.
+const syslogServer = "logs-server"
+
+// syslogTestFiles are a service that writes a line on its stderr, which is
+// the kernel log, and an /etc/hosts naming the host.
+var syslogTestFiles = map[string]string{
 	"/etc/service/e2e-stderr/run": "#!/bin/sh\necho \"e2e-stderr: a line on stderr\" >&2\nexec sleep 2147483647\n",
+	"/etc/hosts":                  "127.0.0.1 localhost\n" + netboot.HostAddr + " " + syslogServer + "\n",
 }
 
 // rssOf is the memory of the guest's process pid, from its smaps_rollup
@@ -262,16 +267,17 @@ func TestSyslog(t *testing.T) {
 		t.Skip(err)
 	}
 	img := buildImage(t, image.Image{
-		Files:   withShell(syslogTestService),
+		Files:   withShell(syslogTestFiles),
 		Modules: kmod,
 	})
 	opts := bootOpts(img)
 	opts.Args = netboot.Net{}.Args()
-	opts.Append += fmt.Sprintf(" SYSLOG_HOST=%s:%d", netboot.HostAddr, rx.port)
+	// The server by name: the forwarder looks it up in /etc/hosts.
+	opts.Append += fmt.Sprintf(" SYSLOG_HOST=%s:%d", syslogServer, rx.port)
 	vm := qemu.StartT(t, opts)
 	waitShell(t, vm, 2*time.Minute)
 	pids := waitRunning(t, vm, "syslog", "e2e-stderr", "network")
-	dest := fmt.Sprintf("%s:%d", netboot.HostAddr, rx.port)
+	dest := fmt.Sprintf("%s:%d", syslogServer, rx.port)
 
 	t.Run("records", func(t *testing.T) {
 		// The kernel's first record, PID 1's first, a service's stderr:

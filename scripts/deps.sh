@@ -10,7 +10,9 @@
 #         pxelinux for the classic PXE test, gcc and libc6-dev for the ELF
 #         resolver's tests (they build small dynamic programs and libraries),
 #         rsyslog for the syslog tests (they start their own rsyslogd on the
-#         loopback address with a configuration of their own),
+#         loopback address with a configuration of their own), dnsmasq-base
+#         for the forwarder's name lookup test (its own dnsmasq on the
+#         loopback address; the package starts no service),
 #         signify-openbsd (the demo image verifies releases with it; the
 #         publishing script signs them) and openssl (scripts/demo-keys.sh).
 # kernel: what `make kernel` needs: the kernel source (Debian's linux-source,
@@ -31,7 +33,7 @@ group=${1:-base}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
 
-base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev rsyslog signify-openbsd openssl"
+base_pkgs="qemu-system-x86 kmod cpio gzip zstd xz-utils lz4 tini pxelinux syslinux-common gcc libc6-dev rsyslog dnsmasq-base signify-openbsd openssl"
 kernel_pkgs="linux-source flex bison bc libelf-dev libssl-dev make gcc libc6-dev xz-utils openssl sbsigntool"
 
 case $group in

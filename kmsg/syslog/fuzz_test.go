@@ -2,12 +2,14 @@ package syslog
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slashinit/slashinit/kmsg"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // FuzzFormat: whatever record /dev/kmsg gives and whatever the host name,
@@ -81,6 +83,80 @@ func FuzzParseHost(f *testing.F) {
 		}
 		if again, err := ParseHost(addr); err != nil || again != addr {
 			t.Fatalf("ParseHost(%q) = %q, then %q, %v", s, addr, again, err)
+		}
+	})
+}
+
+// FuzzHosts: any hosts file reads without a panic, and an address found is
+// one of its lines' first field, on a line that names the host.
+func FuzzHosts(f *testing.F) {
+	f.Fuzz(func(t *testing.T, hosts, host string) {
+		a, ok := hostsAddr(strings.NewReader(hosts), host)
+		if !ok {
+			return
+		}
+		if !a.IsValid() || a.Is4In6() {
+			t.Fatalf("hostsAddr(%q, %q) = %v", hosts, host, a)
+		}
+		found := false
+		for _, line := range strings.Split(hosts, "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if f := strings.Fields(line); len(f) > 1 && strings.Contains(strings.ToLower(line), strings.ToLower(strings.TrimSuffix(host, "."))) {
+				if p, err := netip.ParseAddr(f[0]); err == nil && p.Unmap() == a {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("hostsAddr(%q, %q) = %v: no line gives it", hosts, host, a)
+		}
+	})
+}
+
+// FuzzResolvConf: any resolv.conf reads without a panic, into at most
+// maxNameservers addresses, each written on a nameserver line, and the
+// names asked for a host all end with a dot and start with it.
+func FuzzResolvConf(f *testing.F) {
+	f.Fuzz(func(t *testing.T, conf, host string) {
+		c := parseResolvConf(strings.NewReader(conf))
+		if len(c.nameservers) > maxNameservers {
+			t.Fatalf("%d name servers", len(c.nameservers))
+		}
+		for _, ns := range c.nameservers {
+			if !ns.IsValid() || !strings.Contains(conf, "nameserver") {
+				t.Fatalf("name server %v from %q", ns, conf)
+			}
+		}
+		if host == "" || strings.HasPrefix(host, ".") {
+			return
+		}
+		for _, name := range c.candidates(host) {
+			if !strings.HasSuffix(name, ".") || !strings.HasPrefix(name, strings.TrimSuffix(host, ".")) {
+				t.Fatalf("candidates(%q) with %q: %q", host, conf, name)
+			}
+		}
+	})
+}
+
+// FuzzAnswerAddr: any datagram from a name server is read without a
+// panic; an address comes only from an answer to the question asked, of
+// the family asked.
+func FuzzAnswerAddr(f *testing.F) {
+	f.Fuzz(func(t *testing.T, msg []byte, aaaa bool) {
+		qtype := dnsmessage.TypeA
+		if aaaa {
+			qtype = dnsmessage.TypeAAAA
+		}
+		a, err := answerAddr(msg, 7, qtype)
+		if err != nil {
+			return
+		}
+		if len(msg) < 12 || msg[0] != 0 || msg[1] != 7 || msg[2]&0x80 == 0 {
+			t.Fatalf("an address %v from a message that is not the answer to question 7: % x", a, msg)
+		}
+		// An AAAA record of a mapped IPv4 address is used as the IPv4 one.
+		if !a.IsValid() || qtype == dnsmessage.TypeA && !a.Is4() || a.Is4In6() {
+			t.Fatalf("answerAddr(% x, %v) = %v", msg, qtype, a)
 		}
 	})
 }

@@ -3,10 +3,13 @@ package syslog
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultPort is syslog's UDP port (RFC 5426).
@@ -17,28 +20,69 @@ const DefaultPort = 514
 // address; an IPv6 address with a port is written in brackets
 // ("[fd00::1]:514"), without one it may be bare.
 func ParseHost(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("syslog host: empty, want HOST[:PORT]")
-	}
-	host, port, err := net.SplitHostPort(s)
+	host, port, err := splitHost(s)
 	if err != nil {
-		// No port: a name, an IPv4 address, or an IPv6 address bare or
-		// in brackets.
-		host, port = s, strconv.Itoa(DefaultPort)
-		if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-			host = s[1 : len(s)-1]
+		return "", err
+	}
+	return joinHost(host, port), nil
+}
+
+// splitHost is ParseHost's work: the host, and the port number.
+func splitHost(s string) (host string, port uint16, err error) {
+	if s == "" {
+		return "", 0, errors.New("syslog host: empty, want HOST[:PORT]")
+	}
+	host, portText := s, ""
+	switch {
+	case strings.HasPrefix(s, "["):
+		// [IPv6] or [IPv6]:PORT
+		inner, rest, ok := strings.Cut(s[1:], "]")
+		if !ok {
+			return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, s)
+		}
+		host = inner
+		if rest != "" {
+			p, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, s)
+			}
+			portText = p
+			if portText == "" {
+				return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
+			}
+		}
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return "", 0, fmt.Errorf("syslog host %q: %q is not an IPv6 address", s, host)
+		}
+	case strings.Count(s, ":") == 1:
+		host, portText, _ = strings.Cut(s, ":")
+		if portText == "" {
+			return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
 		}
 	}
 	if host == "" {
-		return "", fmt.Errorf("syslog host %q: no host before the port", s)
+		return "", 0, fmt.Errorf("syslog host %q: no host before the port", s)
 	}
-	if net.ParseIP(host) == nil && !validName(host) {
-		return "", fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, host)
+	if _, err := netip.ParseAddr(host); err != nil && !validName(host) {
+		return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, host)
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return "", fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, port)
+	port = DefaultPort
+	if portText != "" {
+		n, err := strconv.ParseUint(portText, 10, 16)
+		if err != nil || n == 0 {
+			return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
+		}
+		port = uint16(n)
 	}
-	return net.JoinHostPort(host, port), nil
+	return host, port, nil
+}
+
+// joinHost writes host and port as host:port, an IPv6 address in brackets.
+func joinHost(host string, port uint16) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(int(port))
 }
 
 // validName reports whether s can be a DNS host name: letters, digits,
@@ -68,59 +112,109 @@ func validName(s string) bool {
 	return true
 }
 
-// dialTimeout bounds the name lookup of a connect: a DNS server that does
-// not answer must not hold the forwarder longer than a retry.
-const dialTimeout = 5 * time.Second
-
 // Sender sends datagrams to one syslog server over UDP. It connects at the
 // first Send, and again after a failed one: a name is looked up again and
 // a network that came up meanwhile is used. A connected socket is what
 // makes the kernel report an ICMP "port unreachable" (a receiver that is
 // not running) to the sender, as the failure of a later Send.
 type Sender struct {
-	addr string
-	conn net.Conn
+	// Resolver looks the host up; its zero value reads /etc/hosts and
+	// /etc/resolv.conf.
+	Resolver Resolver
+
+	addr string // host:port, as ParseHost gives it
+	host string
+	port uint16
+	fd   int            // the connected socket; -1 when there is none
+	peer netip.AddrPort // the address it is connected to
 }
 
 // NewSender returns a Sender to host, a SYSLOG_HOST value (see ParseHost).
 // Nothing is sent or looked up yet.
 func NewSender(host string) (*Sender, error) {
-	addr, err := ParseHost(host)
+	h, port, err := splitHost(host)
 	if err != nil {
 		return nil, err
 	}
-	return &Sender{addr: addr}, nil
+	return &Sender{addr: joinHost(h, port), host: h, port: port, fd: -1}, nil
 }
 
 // Addr is the server's host:port.
 func (s *Sender) Addr() string { return s.addr }
 
-// Send sends b as one datagram. An error means b was not sent, or that an
-// earlier datagram was refused; either way the connection is closed and
-// the next Send makes a new one.
+// Send sends b as one datagram, without waiting: a full socket buffer is
+// a failed send like any other. An error means b was not sent, or that an
+// earlier datagram was refused; either way the socket is closed and the
+// next Send makes a new one. Its text names the address the host had.
 func (s *Sender) Send(b []byte) error {
-	if s.conn == nil {
-		d := net.Dialer{Timeout: dialTimeout}
-		c, err := d.Dial("udp", s.addr)
+	if s.fd < 0 {
+		a, err := s.Resolver.Lookup(s.host)
 		if err != nil {
-			return fmt.Errorf("syslog: connect to %s: %w", s.addr, err)
+			return err
 		}
-		s.conn = c
+		s.peer = netip.AddrPortFrom(a, s.port)
+		if s.fd, err = dial(s.peer); err != nil {
+			return err
+		}
 	}
-	if _, err := s.conn.Write(b); err != nil {
-		s.conn.Close()
-		s.conn = nil
-		return fmt.Errorf("syslog: send to %s: %w", s.addr, err)
+	if err := unix.Sendto(s.fd, b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil); err != nil {
+		s.Close()
+		return fmt.Errorf("send to %s: %w", s.peer, err)
 	}
 	return nil
 }
 
-// Close closes the connection, if any.
+// Close closes the socket, if any.
 func (s *Sender) Close() error {
-	if s.conn == nil {
+	if s.fd < 0 {
 		return nil
 	}
-	err := s.conn.Close()
-	s.conn = nil
+	err := unix.Close(s.fd)
+	s.fd = -1
 	return err
+}
+
+// dial returns a UDP socket connected to a, closed on exec.
+func dial(a netip.AddrPort) (int, error) {
+	var sa unix.Sockaddr
+	family := unix.AF_INET
+	if a.Addr().Is4() {
+		sa = &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()}
+	} else {
+		family = unix.AF_INET6
+		zone, err := zoneID(a.Addr().Zone())
+		if err != nil {
+			return -1, fmt.Errorf("connect to %s: %w", a, err)
+		}
+		sa = &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16(), ZoneId: zone}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket for %s: %w", a, err)
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("connect to %s: %w", a, err)
+	}
+	return fd, nil
+}
+
+// zoneID is the interface index of an IPv6 zone ("eth0" or "2" in
+// fe80::1%eth0), for a link-local address; 0 for none.
+func zoneID(zone string) (uint32, error) {
+	if zone == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	b, err := os.ReadFile("/sys/class/net/" + filepath.Base(zone) + "/ifindex")
+	if err != nil {
+		return 0, fmt.Errorf("zone %s: no such interface: %w", zone, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("zone %s: interface index %q: %w", zone, b, err)
+	}
+	return uint32(n), nil
 }
