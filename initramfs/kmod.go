@@ -1,21 +1,15 @@
 package initramfs
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
 
 // DefaultModuleDir is where distributions install kernel modules, one
@@ -127,45 +121,23 @@ func imageModulePath(p string, decompress bool) string {
 const maxModuleSize = 512 << 20
 
 // addModuleFile adds the module host at dest, decompressed when dest lost
-// the host file's compression suffix.
-func (a *Archive) addModuleFile(host, dest string, decompress bool) error {
+// the host file's compression suffix (unpack), by the same decompressor as
+// the images' segments.
+func (a *Archive) addModuleFile(host, dest string, unpack bool) error {
 	c := moduleCompressions[filepath.Ext(host)]
-	if !decompress || c == "" {
+	if !unpack || c == "" {
 		return a.AddFile(host, dest, 0o644)
 	}
-	f, err := os.Open(host)
+	packed, err := os.ReadFile(host)
 	if err != nil {
 		return fmt.Errorf("kernel module: %w", err)
 	}
-	defer f.Close()
-	var r io.Reader
-	switch c {
-	case Gzip:
-		zr, err := gzip.NewReader(bufio.NewReader(f))
-		if err != nil {
-			return fmt.Errorf("kernel module %s: gzip: %w", host, err)
-		}
-		r = zr
-	case Xz:
-		zr, err := xz.NewReader(bufio.NewReader(f))
-		if err != nil {
-			return fmt.Errorf("kernel module %s: xz: %w", host, err)
-		}
-		r = zr
-	case Zstd:
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return fmt.Errorf("kernel module %s: zstd: %w", host, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxModuleSize+1))
+	data, used, err := decompress(c, packed, maxModuleSize)
 	if err != nil {
 		return fmt.Errorf("kernel module %s: decompressing %s: %w", host, c, err)
 	}
-	if len(data) > maxModuleSize {
-		return fmt.Errorf("kernel module %s: decompresses to more than %d bytes", host, maxModuleSize)
+	if rest := bytes.TrimRight(packed[used:], "\x00"); len(rest) > 0 {
+		return fmt.Errorf("kernel module %s: %d bytes after the %s stream", host, len(rest), c)
 	}
 	if !bytes.HasPrefix(data, []byte("\x7fELF")) {
 		return fmt.Errorf("kernel module %s: decompressed data is not an ELF object", host)

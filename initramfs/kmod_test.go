@@ -469,3 +469,34 @@ func TestAddModulesDebian(t *testing.T) {
 		}
 	})
 }
+
+// A compressed module that is not whole, has bytes after its stream, or
+// is not an ELF object is refused with its path and the reason; stream
+// padding (zeros) after an xz stream is not a module's fault.
+func TestAddModuleFileRefuses(t *testing.T) {
+	dir := t.TempDir()
+	gz := compressGzip(t, fakeELF("m"))
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string // "" for accepted
+	}{
+		{"ok.ko.gz", gz, ""},
+		{"padded.ko.xz", append(compressXz(t, fakeELF("m")), 0, 0, 0, 0), ""},
+		{"cut.ko.gz", gz[:len(gz)-6], "decompressing gzip"},
+		{"trailing.ko.gz", append(slices.Clone(gz), "junk"...), "4 bytes after the gzip stream"},
+		{"text.ko.zst", compressZstd(t, []byte("not an object")), "not an ELF object"},
+	} {
+		host := filepath.Join(dir, c.name)
+		if err := os.WriteFile(host, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := New().addModuleFile(host, "lib/modules/m.ko", true)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), host)):
+			t.Errorf("%s: %v, want an error naming it and saying %q", c.name, err, c.want)
+		}
+	}
+}
