@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -45,12 +44,12 @@ func Extract(r io.Reader, dir string) (ExtractResult, error) {
 	if err != nil {
 		return ExtractResult{}, fmt.Errorf("extract: %w", err)
 	}
-	// The names first: Read cleans them and resolves symlinks, which is
-	// what must not happen on the host.
-	if err := checkNames(data); err != nil {
-		return ExtractResult{}, fmt.Errorf("extract: %w", err)
-	}
-	a, err := Read(bytes.NewReader(data))
+	// Each raw name is checked as it is read, before the Entry cleans it
+	// and before anything is written on the host.
+	links := make(map[string]bool)
+	a, _, err := readSegments(bytes.NewReader(data), maxDecompressed, func(name string, mode uint64) error {
+		return checkName(links, name, mode)
+	})
 	if err != nil {
 		return ExtractResult{}, fmt.Errorf("extract: %w", err)
 	}
@@ -207,76 +206,6 @@ func writeNew(p string, e Entry) error {
 		return err
 	}
 	return f.Close()
-}
-
-// checkNames walks the raw names of every archive of the image, in order,
-// and refuses those Extract must not write (see Extract). The framing is
-// Read's (readSegments): archives at multiples of 4, zero padding, and
-// compressed streams of archives.
-func checkNames(data []byte) error {
-	links := make(map[string]bool)
-	check := func(name string, mode uint64) error { return checkName(links, name, mode) }
-	pos := 0
-	for pos < len(data) {
-		switch {
-		case data[pos] == 0:
-			pos++
-		case data[pos] == '0' && pos%4 == 0:
-			end, err := walkNames(data, pos, true, check)
-			if err != nil {
-				return err
-			}
-			pos = end
-		default:
-			c := DetectCompression(data[pos:])
-			if c == "" {
-				return fmt.Errorf("offset %d: neither a newc cpio archive nor a compressed stream: %s", pos, describeMagic(data[pos:]))
-			}
-			out, consumed, err := decompress(c, data[pos:], maxDecompressed)
-			if err != nil {
-				return fmt.Errorf("offset %d: %s stream: %w", pos, c, err)
-			}
-			if _, err := walkNames(out, 0, false, check); err != nil {
-				return fmt.Errorf("offset %d: %s stream: %w", pos, c, err)
-			}
-			pos += consumed
-		}
-	}
-	return nil
-}
-
-// walkNames calls fn with the name and mode of each record of the archives
-// in data from pos: one archive, or (one false) all of them up to the end,
-// zero padding between them skipped. It returns where it stopped.
-func walkNames(data []byte, pos int, one bool, fn func(name string, mode uint64) error) (int, error) {
-	for pos < len(data) {
-		if data[pos] == 0 && !one {
-			pos++
-			continue
-		}
-		next, err := checkHeader(data, pos)
-		if err != nil {
-			return 0, err
-		}
-		h := data[pos : pos+headerLen]
-		nameSize, _ := strconv.ParseUint(string(h[offNameSize:offNameSize+8]), 16, 32)
-		mode, _ := strconv.ParseUint(string(h[14:22]), 16, 32)
-		name := string(data[pos+headerLen : pos+headerLen+int(nameSize)-1])
-		pos = next
-		if name == "TRAILER!!!" {
-			if one {
-				return pos, nil
-			}
-			continue
-		}
-		if err := fn(name, mode); err != nil {
-			return 0, err
-		}
-	}
-	if one {
-		return 0, errors.New("truncated: no TRAILER!!! record")
-	}
-	return pos, nil
 }
 
 // checkName refuses an archive name that Extract must not write: absolute,

@@ -40,10 +40,16 @@ func Read(r io.Reader) (*Archive, error) {
 
 // ReadSegments is Read that also describes the segments it found.
 func ReadSegments(r io.Reader) (*Archive, []Segment, error) {
-	return readSegments(r, maxDecompressed)
+	return readSegments(r, maxDecompressed, nil)
 }
 
-func readSegments(r io.Reader, limit int64) (*Archive, []Segment, error) {
+// nameCheck sees the raw name and mode of each record, in the order of
+// the image, before the record is added: a refusal stops the reading.
+// Extract's (checkName) needs the names as written, before anything
+// cleans them.
+type nameCheck func(name string, mode uint64) error
+
+func readSegments(r io.Reader, limit int64, check nameCheck) (*Archive, []Segment, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read image: %w", err)
@@ -59,7 +65,7 @@ func readSegments(r io.Reader, limit int64) (*Archive, []Segment, error) {
 		case data[pos] == 0:
 			pos++
 		case data[pos] == '0' && pos%4 == 0:
-			end, n, err := readArchive(a, data, pos)
+			end, n, err := readArchive(a, data, pos, check)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -78,7 +84,7 @@ func readSegments(r io.Reader, limit int64) (*Archive, []Segment, error) {
 				return nil, nil, fmt.Errorf("offset %d: %s stream: %w", pos, c, err)
 			}
 			seg := Segment{Offset: int64(pos), Compression: c}
-			if seg.Archives, seg.Entries, err = readDecompressed(a, out); err != nil {
+			if seg.Archives, seg.Entries, err = readDecompressed(a, out, check); err != nil {
 				return nil, nil, fmt.Errorf("offset %d: %s stream: %w", pos, c, err)
 			}
 			segs = append(segs, seg)
@@ -94,14 +100,14 @@ func readSegments(r io.Reader, limit int64) (*Archive, []Segment, error) {
 // readDecompressed reads the archives in decompressed data: like the kernel's
 // flush_buffer, zero bytes between archives are skipped and anything else
 // that does not start an archive is junk.
-func readDecompressed(a *Archive, data []byte) (archives, entries int, err error) {
+func readDecompressed(a *Archive, data []byte, check nameCheck) (archives, entries int, err error) {
 	pos := 0
 	for pos < len(data) {
 		switch data[pos] {
 		case 0:
 			pos++
 		case '0':
-			end, n, err := readArchive(a, data, pos)
+			end, n, err := readArchive(a, data, pos, check)
 			if err != nil {
 				return 0, 0, fmt.Errorf("decompressed data: %w", err)
 			}
@@ -171,8 +177,9 @@ type linkKey struct{ major, minor, ino uint64 }
 
 // readArchive reads one archive starting at data[start] up to and including
 // its trailer, adds its entries to a and returns the offset after the
-// trailer and the number of entries.
-func readArchive(a *Archive, data []byte, start int) (end, count int, err error) {
+// trailer and the number of entries. check, when set, sees each record
+// first.
+func readArchive(a *Archive, data []byte, start int, check nameCheck) (end, count int, err error) {
 	rr := cpio.Newc.Reader(bytes.NewReader(data[start:]))
 	links := make(map[linkKey][]string)
 	linkData := make(map[linkKey][]byte)
@@ -191,6 +198,14 @@ func readArchive(a *Archive, data []byte, start int) (end, count int, err error)
 		}
 		if int(rec.RecPos)+start != pos {
 			return 0, 0, fmt.Errorf("offset %d: reader out of step (at %d)", pos, int(rec.RecPos)+start)
+		}
+		if check != nil {
+			// The raw name: the cpio reader's rec.Name is already cleaned.
+			h := data[pos : pos+headerLen]
+			nameSize, _ := strconv.ParseUint(string(h[offNameSize:offNameSize+8]), 16, 32)
+			if err := check(string(data[pos+headerLen:pos+headerLen+int(nameSize)-1]), rec.Mode); err != nil {
+				return 0, 0, fmt.Errorf("offset %d: %w", pos, err)
+			}
 		}
 		e, err := recordEntry(rec, data[start+int(rec.FilePos):start+int(rec.FilePos)+int(rec.FileSize)])
 		if err != nil {

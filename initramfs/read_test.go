@@ -203,7 +203,7 @@ func FuzzRead(f *testing.F) {
 		if len(in) > 1<<20 {
 			return
 		}
-		got, _, err := readSegments(bytes.NewReader(in), 64<<20)
+		got, _, err := readSegments(bytes.NewReader(in), 64<<20, nil)
 		if err != nil {
 			return
 		}
