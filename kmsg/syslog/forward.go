@@ -2,10 +2,10 @@ package syslog
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -165,9 +165,10 @@ func (f *Forwarder) Run() error {
 				continue
 			}
 			if rec.Seq > next {
-				m := f.message(Syslog, kmsg.Warning, rec.Timestamp, fmt.Sprintf(
-					"dropped %d records of the kernel log (sequence numbers %d to %d): the kernel overwrote them before they could be sent",
-					rec.Seq-next, next, rec.Seq-1))
+				m := f.message(Syslog, kmsg.Warning, rec.Timestamp, "dropped "+
+					strconv.FormatUint(rec.Seq-next, 10)+" records of the kernel log (sequence numbers "+
+					strconv.FormatUint(next, 10)+" to "+strconv.FormatUint(rec.Seq-1, 10)+
+					"): the kernel overwrote them before they could be sent")
 				m.Sequence = sequence()
 				queue = append(queue, queued{datagram(m), rec.Seq})
 			}
@@ -178,9 +179,9 @@ func (f *Forwarder) Run() error {
 		}
 
 		if failing {
-			probe := f.message(Syslog, kmsg.Notice, f.uptime(), fmt.Sprintf(
-				"sending to %s failed from %s (%v); trying again, the records held since then follow",
-				f.dst.Addr(), since.UTC().Format(time.RFC3339), lastErr))
+			probe := f.message(Syslog, kmsg.Notice, f.uptime(), "sending to "+
+				f.dst.Addr()+" failed from "+since.UTC().Format(time.RFC3339)+" ("+lastErr.Error()+
+				"); trying again, the records held since then follow")
 			if err := f.dst.Send(datagram(probe)); err != nil {
 				lastErr = err
 				f.sleep(retry)
@@ -193,8 +194,8 @@ func (f *Forwarder) Run() error {
 		if err := f.dst.Send(queue[0].msg); err != nil {
 			if !failing {
 				failing, since = true, f.now()
-				f.log(f.severity(sent, kmsg.Warning), fmt.Sprintf("sending to %s failed: %v: the records wait in the kernel's log buffer, trying again every %v to %v",
-					f.dst.Addr(), err, minRetry, maxRetry))
+				f.log(f.severity(sent, kmsg.Warning), "sending to "+f.dst.Addr()+" failed: "+err.Error()+
+					": the records wait in the kernel's log buffer, trying again every "+minRetry.String()+" to "+maxRetry.String())
 				checkpoint()
 			}
 			lastErr = err
@@ -204,7 +205,7 @@ func (f *Forwarder) Run() error {
 		}
 		if failing {
 			failing, retry = false, minRetry
-			f.log(f.severity(sent, kmsg.Notice), fmt.Sprintf("sending to %s works again after %v", f.dst.Addr(), f.now().Sub(since).Round(time.Second)))
+			f.log(f.severity(sent, kmsg.Notice), "sending to "+f.dst.Addr()+" works again after "+f.now().Sub(since).Round(time.Second).String())
 		}
 		sent = true
 		done = queue[0].done

@@ -4,15 +4,17 @@ import (
 	"bufio"
 	"cmp"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // The forwarder looks names up itself rather than through package net,
@@ -60,7 +62,7 @@ func (r Resolver) Lookup(host string) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	if len(conf.nameservers) == 0 {
-		return netip.Addr{}, fmt.Errorf("look up %s: not in %s, and %s names no name server", host, hostsPath, confPath)
+		return netip.Addr{}, errors.New("look up " + host + ": not in " + hostsPath + ", and " + confPath + " names no name server")
 	}
 	deadline := time.Now().Add(cmp.Or(r.Timeout, lookupTimeout))
 	var first error
@@ -88,9 +90,9 @@ func (r Resolver) Lookup(host string) (netip.Addr, error) {
 // on one line for the kernel log.
 func lookupError(host string, first error, failed int) error {
 	if failed > 1 {
-		return fmt.Errorf("look up %s: %w (and %d more questions failed)", host, first, failed-1)
+		return &wrap.Error{Msg: "look up " + host + ": " + first.Error() + " (and " + strconv.Itoa(failed-1) + " more questions failed)", Err: first}
 	}
-	return fmt.Errorf("look up %s: %w", host, first)
+	return wrap.Prefix("look up "+host, first)
 }
 
 // lookupHosts finds host in the hosts file at path; a missing file has no
@@ -101,7 +103,7 @@ func lookupHosts(path, host string) (netip.Addr, bool, error) {
 		return netip.Addr{}, false, nil
 	}
 	if err != nil {
-		return netip.Addr{}, false, fmt.Errorf("look up %s: %w", host, err)
+		return netip.Addr{}, false, wrap.Prefix("look up "+host, err)
 	}
 	defer f.Close()
 	a, ok := hostsAddr(f, host)
@@ -202,7 +204,7 @@ func (c resolvConf) candidates(host string) []string {
 func query(ns netip.AddrPort, name string, qtype dnsmessage.Type, deadline time.Time) (netip.Addr, error) {
 	var idb [2]byte
 	if _, err := unix.Getrandom(idb[:], 0); err != nil {
-		return netip.Addr{}, fmt.Errorf("%s: %w", ns, err)
+		return netip.Addr{}, wrap.Prefix(ns.String(), err)
 	}
 	id := uint16(idb[0])<<8 | uint16(idb[1])
 	q, err := newQuery(id, name, qtype)
@@ -211,7 +213,7 @@ func query(ns netip.AddrPort, name string, qtype dnsmessage.Type, deadline time.
 	}
 	wait := min(queryTimeout, time.Until(deadline))
 	if wait <= 0 {
-		return netip.Addr{}, fmt.Errorf("%s: no time left", ns)
+		return netip.Addr{}, errors.New(ns.String() + ": no time left")
 	}
 	fd, err := dial(ns)
 	if err != nil {
@@ -220,26 +222,26 @@ func query(ns netip.AddrPort, name string, qtype dnsmessage.Type, deadline time.
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval(wait.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return netip.Addr{}, fmt.Errorf("%s: %w", ns, err)
+		return netip.Addr{}, wrap.Prefix(ns.String(), err)
 	}
 	if _, err := unix.Write(fd, q); err != nil {
-		return netip.Addr{}, fmt.Errorf("%s: %w", ns, err)
+		return netip.Addr{}, wrap.Prefix(ns.String(), err)
 	}
 	buf := make([]byte, 1232)
 	for {
 		n, err := unix.Read(fd, buf)
 		if errors.Is(err, unix.EAGAIN) {
-			return netip.Addr{}, fmt.Errorf("%s: no answer within %v", ns, wait)
+			return netip.Addr{}, errors.New(ns.String() + ": no answer within " + wait.String())
 		}
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("%s: %w", ns, err)
+			return netip.Addr{}, wrap.Prefix(ns.String(), err)
 		}
 		a, err := answerAddr(buf[:n], id, qtype)
 		if errors.Is(err, errNotOurs) {
 			continue // a late answer to an earlier question: wait for ours
 		}
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("%s: %s %s: %w", ns, name, qtype, err)
+			return netip.Addr{}, wrap.Prefix(ns.String()+": "+name+" "+qtype.String(), err)
 		}
 		return a, nil
 	}
@@ -250,14 +252,14 @@ func query(ns netip.AddrPort, name string, qtype dnsmessage.Type, deadline time.
 func newQuery(id uint16, name string, qtype dnsmessage.Type) ([]byte, error) {
 	n, err := dnsmessage.NewName(name)
 	if err != nil {
-		return nil, fmt.Errorf("look up %s: %w", name, err)
+		return nil, wrap.Prefix("look up "+name, err)
 	}
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
 	if err := b.StartQuestions(); err != nil {
 		return nil, err
 	}
 	if err := b.Question(dnsmessage.Question{Name: n, Type: qtype, Class: dnsmessage.ClassINET}); err != nil {
-		return nil, fmt.Errorf("look up %s: %w", name, err)
+		return nil, wrap.Prefix("look up "+name, err)
 	}
 	return b.Finish()
 }
@@ -278,10 +280,10 @@ func answerAddr(msg []byte, id uint16, qtype dnsmessage.Type) (netip.Addr, error
 		return netip.Addr{}, errNotOurs
 	}
 	if h.RCode != dnsmessage.RCodeSuccess {
-		return netip.Addr{}, fmt.Errorf("the name server says %s", cmp.Or(rcodeText[h.RCode], h.RCode.String()))
+		return netip.Addr{}, errors.New("the name server says " + cmp.Or(rcodeText[h.RCode], h.RCode.String()))
 	}
 	if err := p.SkipAllQuestions(); err != nil {
-		return netip.Addr{}, fmt.Errorf("malformed answer: %w", err)
+		return netip.Addr{}, wrap.Prefix("malformed answer", err)
 	}
 	for {
 		rh, err := p.AnswerHeader()
@@ -289,24 +291,24 @@ func answerAddr(msg []byte, id uint16, qtype dnsmessage.Type) (netip.Addr, error
 			return netip.Addr{}, errors.New("no such record")
 		}
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("malformed answer: %w", err)
+			return netip.Addr{}, wrap.Prefix("malformed answer", err)
 		}
 		switch {
 		case rh.Type == qtype && qtype == dnsmessage.TypeA:
 			r, err := p.AResource()
 			if err != nil {
-				return netip.Addr{}, fmt.Errorf("malformed answer: %w", err)
+				return netip.Addr{}, wrap.Prefix("malformed answer", err)
 			}
 			return netip.AddrFrom4(r.A), nil
 		case rh.Type == qtype && qtype == dnsmessage.TypeAAAA:
 			r, err := p.AAAAResource()
 			if err != nil {
-				return netip.Addr{}, fmt.Errorf("malformed answer: %w", err)
+				return netip.Addr{}, wrap.Prefix("malformed answer", err)
 			}
 			return netip.AddrFrom16(r.AAAA).Unmap(), nil
 		default:
 			if err := p.SkipAnswer(); err != nil {
-				return netip.Addr{}, fmt.Errorf("malformed answer: %w", err)
+				return netip.Addr{}, wrap.Prefix("malformed answer", err)
 			}
 		}
 	}

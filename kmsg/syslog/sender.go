@@ -2,7 +2,6 @@ package syslog
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slashinit/slashinit/internal/wrap"
 )
 
 // DefaultPort is syslog's UDP port (RFC 5426).
@@ -38,43 +39,48 @@ func splitHost(s string) (host string, port uint16, err error) {
 		// [IPv6] or [IPv6]:PORT
 		inner, rest, ok := strings.Cut(s[1:], "]")
 		if !ok {
-			return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, s)
+			return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(s) + " is neither an address nor a host name")
 		}
 		host = inner
 		if rest != "" {
 			p, ok := strings.CutPrefix(rest, ":")
 			if !ok {
-				return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, s)
+				return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(s) + " is neither an address nor a host name")
 			}
 			portText = p
 			if portText == "" {
-				return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
+				return "", 0, badPort(s, portText)
 			}
 		}
 		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
-			return "", 0, fmt.Errorf("syslog host %q: %q is not an IPv6 address", s, host)
+			return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(host) + " is not an IPv6 address")
 		}
 	case strings.Count(s, ":") == 1:
 		host, portText, _ = strings.Cut(s, ":")
 		if portText == "" {
-			return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
+			return "", 0, badPort(s, portText)
 		}
 	}
 	if host == "" {
-		return "", 0, fmt.Errorf("syslog host %q: no host before the port", s)
+		return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": no host before the port")
 	}
 	if _, err := netip.ParseAddr(host); err != nil && !validName(host) {
-		return "", 0, fmt.Errorf("syslog host %q: %q is neither an address nor a host name", s, host)
+		return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(host) + " is neither an address nor a host name")
 	}
 	port = DefaultPort
 	if portText != "" {
 		n, err := strconv.ParseUint(portText, 10, 16)
 		if err != nil || n == 0 {
-			return "", 0, fmt.Errorf("syslog host %q: port %q: want a number from 1 to 65535", s, portText)
+			return "", 0, badPort(s, portText)
 		}
 		port = uint16(n)
 	}
 	return host, port, nil
+}
+
+// badPort is the error of a SYSLOG_HOST s whose port is not one.
+func badPort(s, port string) error {
+	return errors.New("syslog host " + strconv.Quote(s) + ": port " + strconv.Quote(port) + ": want a number from 1 to 65535")
 }
 
 // joinHost writes host and port as host:port, an IPv6 address in brackets.
@@ -159,7 +165,7 @@ func (s *Sender) Send(b []byte) error {
 	}
 	if err := unix.Sendto(s.fd, b, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil); err != nil {
 		s.Close()
-		return fmt.Errorf("send to %s: %w", s.peer, err)
+		return wrap.Prefix("send to "+s.peer.String(), err)
 	}
 	return nil
 }
@@ -184,17 +190,17 @@ func dial(a netip.AddrPort) (int, error) {
 		family = unix.AF_INET6
 		zone, err := zoneID(a.Addr().Zone())
 		if err != nil {
-			return -1, fmt.Errorf("connect to %s: %w", a, err)
+			return -1, wrap.Prefix("connect to "+a.String(), err)
 		}
 		sa = &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16(), ZoneId: zone}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("socket for %s: %w", a, err)
+		return -1, wrap.Prefix("socket for "+a.String(), err)
 	}
 	if err := unix.Connect(fd, sa); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("connect to %s: %w", a, err)
+		return -1, wrap.Prefix("connect to "+a.String(), err)
 	}
 	return fd, nil
 }
@@ -210,11 +216,11 @@ func zoneID(zone string) (uint32, error) {
 	}
 	b, err := os.ReadFile("/sys/class/net/" + filepath.Base(zone) + "/ifindex")
 	if err != nil {
-		return 0, fmt.Errorf("zone %s: no such interface: %w", zone, err)
+		return 0, wrap.Prefix("zone "+zone+": no such interface", err)
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("zone %s: interface index %q: %w", zone, b, err)
+		return 0, wrap.Prefix("zone "+zone+": interface index "+strconv.Quote(string(b)), err)
 	}
 	return uint32(n), nil
 }

@@ -18,8 +18,6 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -28,25 +26,79 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slashinit/slashinit/internal/wrap"
 	"github.com/slashinit/slashinit/kmsg"
-	"github.com/slashinit/slashinit/kmsg/kfmt"
 	"github.com/slashinit/slashinit/kmsg/syslog"
 )
 
-const usage = "usage: kmsg-syslog [-state FILE] [-kmsg FILE] HOST[:PORT]\n"
+const usage = `usage: kmsg-syslog [-state FILE] [-kmsg FILE] HOST[:PORT]
+  -kmsg FILE   the kernel log (default /dev/kmsg)
+  -state FILE  where the next record to send is kept across restarts
+               (default /run/kmsg-syslog.next; "" for nowhere)
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// options are the command line's settings.
+type options struct {
+	state, kmsg, host string
+}
+
+// parseArgs reads the command line: -NAME VALUE or -NAME=VALUE (one or two
+// dashes), then HOST[:PORT]. The program links no flag package: it stays
+// resident, and its binary is RAM (facts.Resident).
+func parseArgs(args []string) (options, error) {
+	o := options{state: "/run/kmsg-syslog.next", kmsg: "/dev/kmsg"}
+	values := map[string]*string{"state": &o.state, "kmsg": &o.kmsg}
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
+		if name == "h" || name == "help" {
+			return o, errHelp
+		}
+		v, ok := values[name]
+		if !ok {
+			return o, errors.New("unknown option " + a)
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				return o, errors.New("option " + a + " needs a value")
+			}
+			i++
+			value = args[i]
+		}
+		*v = value
+	}
+	if len(rest) != 1 {
+		return o, errors.New("want one HOST[:PORT]")
+	}
+	o.host = rest[0]
+	return o, nil
+}
+
+// errHelp is -h: the usage, and success.
+var errHelp = errors.New("help")
+
 // run is main with its arguments and error output passed in, for tests.
 func run(args []string, stderr io.Writer) int {
-	flags := flag.NewFlagSet("kmsg-syslog", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() { fmt.Fprint(stderr, usage); flags.PrintDefaults() }
-	state := flags.String("state", "/run/kmsg-syslog.next", "where the next record to send is kept across restarts (\"\" for nowhere)")
-	path := flags.String("kmsg", "/dev/kmsg", "the kernel log")
-	if err := flags.Parse(args); err != nil {
+	o, err := parseArgs(args)
+	if err == errHelp {
+		io.WriteString(stderr, usage)
+		return 0
+	}
+	if err != nil {
+		io.WriteString(stderr, "kmsg-syslog: "+err.Error()+"\n"+usage)
 		return 2
 	}
 	// The forwarder holds one record at a time: its live heap is a few
@@ -54,46 +106,42 @@ func run(args []string, stderr io.Writer) int {
 	// before the first collection. A tenth of that costs a collection
 	// now and then, and keeps the resident memory near the runtime's floor.
 	debug.SetGCPercent(10)
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	sender, err := syslog.NewSender(flags.Arg(0))
+	sender, err := syslog.NewSender(o.host)
 	if err != nil {
-		fmt.Fprintf(stderr, "kmsg-syslog: %v\n", err)
+		io.WriteString(stderr, "kmsg-syslog: "+err.Error()+"\n")
 		return 2
 	}
 	defer sender.Close()
 
-	logw, err := kmsg.Open(*path, syslog.Name)
+	logw, err := kmsg.Open(o.kmsg, syslog.Name)
 	if err != nil {
 		logw = kmsg.Fallback(stderr, syslog.Name)
 	}
 	defer logw.Close()
-	src, err := kmsg.OpenReader(*path, false)
+	src, err := kmsg.OpenReader(o.kmsg, false)
 	if err != nil {
-		kfmt.Logf(logw, kmsg.Err, "%v", err)
+		logw.Log(kmsg.Err, err.Error())
 		return 1
 	}
 	defer src.Close()
 
 	f := syslog.NewForwarder(src, sender)
 	f.Log = func(p kmsg.Priority, line string) { logw.Log(p, line) }
-	if *state != "" {
-		start, err := readState(*state)
+	if o.state != "" {
+		start, err := readState(o.state)
 		if err != nil {
-			kfmt.Logf(logw, kmsg.Warning, "%v: sending the whole log", err)
+			logw.Log(kmsg.Warning, err.Error()+": sending the whole log")
 		}
 		f.Start = start
 		f.Checkpoint = func(next uint64) {
-			if err := writeState(*state, next); err != nil {
-				kfmt.Logf(logw, kmsg.Warning, "%v", err)
+			if err := writeState(o.state, next); err != nil {
+				logw.Log(kmsg.Warning, err.Error())
 			}
 		}
 	}
-	kfmt.Logf(logw, kmsg.Info, "sending the kernel log to %s (udp), from record %d", sender.Addr(), f.Start)
+	logw.Log(kmsg.Info, "sending the kernel log to "+sender.Addr()+" (udp), from record "+strconv.FormatUint(f.Start, 10))
 	err = f.Run()
-	kfmt.Logf(logw, kmsg.Err, "%v", err)
+	logw.Log(kmsg.Err, err.Error())
 	return 1
 }
 
@@ -109,7 +157,7 @@ func readState(path string) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: want the sequence number of a kernel log record: %w", path, err)
+		return 0, wrap.Prefix(path+": want the sequence number of a kernel log record", err)
 	}
 	return n, nil
 }
@@ -121,11 +169,11 @@ func writeState(path string, next uint64) error {
 	if err != nil {
 		return err
 	}
-	_, werr := fmt.Fprintf(tmp, "%d\n", next)
+	_, werr := tmp.WriteString(strconv.FormatUint(next, 10) + "\n")
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+		return wrap.Prefix("write "+tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())

@@ -26,6 +26,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want options
+	}{
+		{[]string{"10.0.2.2"}, options{state: "/run/kmsg-syslog.next", kmsg: "/dev/kmsg", host: "10.0.2.2"}},
+		{[]string{"-state", "/tmp/s", "--kmsg=/tmp/k", "logs:5514"}, options{state: "/tmp/s", kmsg: "/tmp/k", host: "logs:5514"}},
+		{[]string{"-state=", "logs"}, options{state: "", kmsg: "/dev/kmsg", host: "logs"}},
+		{[]string{"--", "-odd"}, options{state: "/run/kmsg-syslog.next", kmsg: "/dev/kmsg", host: "-odd"}},
+	} {
+		if got, err := parseArgs(tc.args); err != nil || got != tc.want {
+			t.Errorf("parseArgs(%q) = %+v, %v; want %+v", tc.args, got, err, tc.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"-h"}, &stderr); code != 0 || !strings.HasPrefix(stderr.String(), "usage: kmsg-syslog") || !strings.Contains(stderr.String(), "-state FILE") {
+		t.Errorf("run(-h) = %d, %q; want 0 and the usage", code, stderr.String())
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -33,7 +53,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, "usage: kmsg-syslog"},
 		{[]string{"a", "b"}, "usage: kmsg-syslog"},
-		{[]string{"-bogus", "10.0.2.2"}, "flag provided but not defined"},
+		{[]string{"-bogus", "10.0.2.2"}, "kmsg-syslog: unknown option -bogus\nusage: kmsg-syslog"},
+		{[]string{"10.0.2.2", "-state"}, "kmsg-syslog: option -state needs a value"},
 		{[]string{"10.0.2.2:0"}, `kmsg-syslog: syslog host "10.0.2.2:0": port "0"`},
 		{[]string{"two words"}, `kmsg-syslog: syslog host "two words"`},
 	} {
