@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/slashinit/slashinit/internal/facts"
 )
 
 // fakeModule is a minimal ELF64 relocatable object with a .modinfo section
@@ -65,7 +67,11 @@ func TestDiffEachField(t *testing.T) {
 		}
 		return b
 	}
-	ls, tru, busybox := readHost("/bin/ls"), readHost("/bin/true"), readHost("/bin/busybox")
+	bb, err := facts.Busybox() // Debian's busybox-static, unpacked by scripts/deps.sh
+	if err != nil {
+		t.Skip(err)
+	}
+	ls, tru, busybox := readHost("/bin/ls"), readHost("/bin/true"), readHost(bb)
 	elfFile := func(b []byte) Entry { return Entry{Path: "bin/x", Mode: 0o755, Data: b} }
 	mod := func(p string, info ...string) Entry { return Entry{Path: p, Mode: 0o644, Data: fakeModule(info...)} }
 	gz := func(b []byte) []byte { return compressGzip(t, b) }
