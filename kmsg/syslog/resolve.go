@@ -202,9 +202,13 @@ func (c resolvConf) candidates(host string) []string {
 // query asks the name server ns for name's record of type qtype over UDP,
 // waiting until deadline at most.
 func query(ns netip.AddrPort, name string, qtype dnsmessage.Type, deadline time.Time) (netip.Addr, error) {
+	// A question's ID is random, so that a forged answer must guess it;
+	// early in the boot, before the kernel's generator is ready (which
+	// getrandom would wait for), the clock's nanoseconds stand in.
 	var idb [2]byte
-	if _, err := unix.Getrandom(idb[:], 0); err != nil {
-		return netip.Addr{}, wrap.Prefix(ns.String(), err)
+	if _, err := unix.Getrandom(idb[:], unix.GRND_NONBLOCK); err != nil {
+		now := time.Now().UnixNano()
+		idb = [2]byte{byte(now >> 8), byte(now)}
 	}
 	id := uint16(idb[0])<<8 | uint16(idb[1])
 	q, err := newQuery(id, name, qtype)
