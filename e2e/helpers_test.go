@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,14 @@ func waitRunning(t *testing.T, vm *qemu.VM, services ...string) map[string]strin
 		t.Fatal(err)
 	}
 	return pids
+}
+
+// runningServices are the services of the guest's /etc/service that run
+// once it is up: all but the syslog service, which stops on purpose when
+// SYSLOG_HOST is unset (configs/rootfs/etc/service/syslog/run).
+func runningServices(t *testing.T, vm *qemu.VM) []string {
+	t.Helper()
+	return slices.DeleteFunc(strings.Fields(run(t, vm, "ls /etc/service")), func(s string) bool { return s == "syslog" })
 }
 
 // waitNetwork waits for udhcpc to have configured eth0 with the address
