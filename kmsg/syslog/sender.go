@@ -39,13 +39,13 @@ func splitHost(s string) (host string, port uint16, err error) {
 		// [IPv6] or [IPv6]:PORT
 		inner, rest, ok := strings.Cut(s[1:], "]")
 		if !ok {
-			return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(s) + " is neither an address nor a host name")
+			return "", 0, notHost(s, s)
 		}
 		host = inner
 		if rest != "" {
 			p, ok := strings.CutPrefix(rest, ":")
 			if !ok {
-				return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(s) + " is neither an address nor a host name")
+				return "", 0, notHost(s, s)
 			}
 			portText = p
 			if portText == "" {
@@ -65,7 +65,7 @@ func splitHost(s string) (host string, port uint16, err error) {
 		return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": no host before the port")
 	}
 	if _, err := netip.ParseAddr(host); err != nil && !validName(host) {
-		return "", 0, errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(host) + " is neither an address nor a host name")
+		return "", 0, notHost(s, host)
 	}
 	port = DefaultPort
 	if portText != "" {
@@ -76,6 +76,11 @@ func splitHost(s string) (host string, port uint16, err error) {
 		port = uint16(n)
 	}
 	return host, port, nil
+}
+
+// notHost is the error of a SYSLOG_HOST s whose host part is not one.
+func notHost(s, host string) error {
+	return errors.New("syslog host " + strconv.Quote(s) + ": " + strconv.Quote(host) + " is neither an address nor a host name")
 }
 
 // badPort is the error of a SYSLOG_HOST s whose port is not one.
@@ -128,7 +133,6 @@ type Sender struct {
 	// /etc/resolv.conf.
 	Resolver Resolver
 
-	addr string // host:port, as ParseHost gives it
 	host string
 	port uint16
 	fd   int            // the connected socket; -1 when there is none
@@ -142,11 +146,11 @@ func NewSender(host string) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sender{addr: joinHost(h, port), host: h, port: port, fd: -1}, nil
+	return &Sender{host: h, port: port, fd: -1}, nil
 }
 
-// Addr is the server's host:port.
-func (s *Sender) Addr() string { return s.addr }
+// Addr is the server's host:port, as ParseHost gives it.
+func (s *Sender) Addr() string { return joinHost(s.host, s.port) }
 
 // Send sends b as one datagram, without waiting: a full socket buffer is
 // a failed send like any other. An error means b was not sent, or that an
