@@ -142,7 +142,7 @@ func waitShell(t *testing.T, vm *qemu.VM, timeout time.Duration) {
 // returns the pid of each running service.
 func waitRunning(t *testing.T, vm *qemu.VM, services ...string) map[string]string {
 	t.Helper()
-	pids, err := vm.WaitServices(60*time.Second, services...)
+	pids, _, err := vm.WaitServices(60*time.Second, services...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,14 +210,10 @@ func main() {
 // services waits until every service of the demo runs or is idle on
 // purpose (the syslog service without SYSLOG_HOST), and names them.
 func services(vm *qemu.VM) (string, error) {
-	if _, err := vm.WaitServices(60 * time.Second); err != nil {
-		return "", err
-	}
-	out, err := vm.Run("sv status /etc/service/*", 30*time.Second)
+	pids, idle, err := vm.WaitServices(60 * time.Second)
 	if err != nil {
 		return "", err
 	}
-	pids, idle, _ := qemu.RunningServices(out)
 	s := strings.Join(slices.Sorted(maps.Keys(pids)), ", ")
 	if len(idle) > 0 {
 		s += "; idle: " + strings.Join(idle, ", ")

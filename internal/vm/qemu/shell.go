@@ -152,26 +152,27 @@ func RunningServices(svStatus string) (pids map[string]string, idle []string, al
 
 // WaitServices waits until runit reports every named service running (with
 // no names, every service of /etc/service running or stopped on purpose)
-// and returns the pid of each running service.
-func (vm *VM) WaitServices(timeout time.Duration, names ...string) (map[string]string, error) {
+// and returns the pid of each running service and the names of those
+// stopped on purpose.
+func (vm *VM) WaitServices(timeout time.Duration, names ...string) (pids map[string]string, idle []string, err error) {
 	var out string
-	var err error
 	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Second) {
 		out, err = vm.Run("sv status /etc/service/*", 30*time.Second)
-		pids, _, all := RunningServices(out)
+		var all bool
+		pids, idle, all = RunningServices(out)
 		up := len(pids) > 0 && (len(names) > 0 || all)
 		for _, n := range names {
 			up = up && pids[n] != ""
 		}
 		if err == nil && up {
-			return pids, nil
+			return pids, idle, nil
 		}
 		if time.Now().After(deadline) {
 			want := "every service"
 			if len(names) > 0 {
 				want = "services " + strings.Join(slices.Sorted(slices.Values(names)), ", ")
 			}
-			return pids, fmt.Errorf("%s not running after %v (%v):\n%s", want, timeout, err, out)
+			return pids, idle, fmt.Errorf("%s not running after %v (%v):\n%s", want, timeout, err, out)
 		}
 	}
 }
