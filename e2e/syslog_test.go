@@ -214,6 +214,11 @@ func lastSequence(t *testing.T, r *rsyslog) int {
 	return last
 }
 
+// syslogIdleLine is what the demo's syslog service says once, in the
+// kernel log, when SYSLOG_HOST is unset and it removes the forwarder.
+const syslogIdleLine = "syslog: SYSLOG_HOST not set (kernel command line or /etc/kmsg-syslog.conf): not forwarding the kernel log; " +
+	"/usr/bin/kmsg-syslog removed to give its RAM back until the next boot"
+
 // syslogServer is the host's name in the guest's /etc/hosts.
 const syslogServer = "logs-server"
 
@@ -424,8 +429,6 @@ func TestSyslog(t *testing.T) {
 		size, _ := strconv.Atoi(strings.TrimSpace(run(t, vm, "stat -c %s /usr/bin/kmsg-syslog")))
 		before := meminfo(t, vm)
 		run(t, vm, `echo "SYSLOG_HOST=" >/etc/kmsg-syslog.conf; sv restart /etc/service/syslog >/dev/null 2>&1; true`)
-		said := "syslog: SYSLOG_HOST not set (kernel command line or /etc/kmsg-syslog.conf): not forwarding the kernel log; " +
-			"/usr/bin/kmsg-syslog removed to give its RAM back until the next boot"
 		if out, ok := poll(t, vm, "sv status /etc/service/syslog", 30*time.Second, func(out string) bool {
 			_, idle, all := qemu.RunningServices(out)
 			return all && slices.Equal(idle, []string{"syslog"})
@@ -439,8 +442,8 @@ func TestSyslog(t *testing.T) {
 			t.Errorf("Shmem dropped by %d kB for a forwarder of %d bytes: its RAM was not given back", freed, size)
 		}
 		time.Sleep(3 * time.Second)
-		if n := strings.Count(run(t, vm, "dmesg"), said+"\n"); n != 1 {
-			t.Errorf("the kernel log has %d times %q, want once", n, said)
+		if n := strings.Count(run(t, vm, "dmesg"), syslogIdleLine+"\n"); n != 1 {
+			t.Errorf("the kernel log has %d times %q, want once", n, syslogIdleLine)
 		}
 
 		// Set again in the same boot: the forwarder is gone, and the
