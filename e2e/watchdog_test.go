@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slashinit/slashinit/internal/vm/image"
+	"github.com/slashinit/slashinit/internal/vm/netboot"
 	"github.com/slashinit/slashinit/internal/vm/qemu"
 )
 
@@ -436,8 +437,8 @@ func TestWatchdogRollback(t *testing.T) {
 	comesBack := func(t *testing.T, mark int, release string) {
 		t.Helper()
 		expectOrder(t, vm.Console, mark, 4*time.Minute,
-			regexp.QuoteMeta(pxeBanner),
-			`slashinit: network boot`,
+			pxeBanner,
+			netboot.FirmwareText("slashinit: network boot"),
 			`Linux version `,
 			`boot: Linux \S+ up in `,
 			`update: release `+release+`: this machine came back by a watchdog reset \(a failed update trial, or a hang\): skipped until another release is published`)
@@ -473,14 +474,15 @@ func TestWatchdogRollback(t *testing.T) {
 			`init: sending SIGTERM to all processes\n`,
 			`init: letting the hardware watchdog reset the machine \(within 7s\), so that the next boot can tell it was a rollback\n`)
 		comesBack(t, ends[len(ends)-1], release)
-		if between, _, _ := strings.Cut(vm.Console.Since(ends[len(ends)-1]), pxeBanner); strings.Contains(between, "reboot: Restarting system") {
+		since := vm.Console.Since(ends[len(ends)-1])
+		if fw := regexp.MustCompile(pxeBanner).FindStringIndex(since); fw != nil && strings.Contains(since[:fw[0]], "reboot: Restarting system") {
 			t.Error("reboot(2) restarted the machine, not the watchdog")
 		}
 		kexecAt := lineTime(t, vm, from, `kexec_core: Starting new kernel`, time.Second)
 		trial := lineTime(t, vm, kexecAt.Index, `init: trial boot: `, time.Second)
 		failed := lineTime(t, vm, trial.Index, `init: update failed its trial`, time.Second)
 		letting := lineTime(t, vm, failed.Index, `init: letting the hardware watchdog reset`, time.Second)
-		fw := lineTime(t, vm, letting.Index, regexp.QuoteMeta(pxeBanner), time.Second)
+		fw := lineTime(t, vm, letting.Index, pxeBanner, time.Second)
 		up := lineTime(t, vm, fw.Index, `boot: Linux \S+ up in `, time.Second)
 		t.Logf("figure: unhealthy update (SLASHINIT_TRIAL=30, SLASHINIT_WATCHDOG=10), Debian's kernel by PXE: %s from the kexec to the known-good system's /etc/boot "+
 			"(kexec to trial start %s, trial %s, teardown %s, watchdog reset to iPXE %s, iPXE to /etc/boot %s)",
@@ -511,7 +513,7 @@ func TestWatchdogRollback(t *testing.T) {
 		guard := lineTime(t, vm, from, `init: watchdog /dev/watchdog0: 20 s for the new kernel`, time.Second)
 		kexecAt := lineTime(t, vm, guard.Index, `kexec_core: Starting new kernel`, time.Second)
 		panicAt := lineTime(t, vm, kexecAt.Index, `Kernel panic - not syncing`, time.Second)
-		fw := lineTime(t, vm, panicAt.Index, regexp.QuoteMeta(pxeBanner), time.Second)
+		fw := lineTime(t, vm, panicAt.Index, pxeBanner, time.Second)
 		up := lineTime(t, vm, fw.Index, `boot: Linux \S+ up in `, time.Second)
 		if d := fw.At.Sub(guard.At); d > trialKernel+wdTimeout {
 			t.Errorf("the reset came %v after PID 1 set the watchdog for the kexec, want within SLASHINIT_TRIAL_KERNEL + SLASHINIT_WATCHDOG = %v", d, trialKernel+wdTimeout)
@@ -521,7 +523,7 @@ func TestWatchdogRollback(t *testing.T) {
 			figureSince(kexecAt, up), figureSince(guard, fw), figureSince(kexecAt, panicAt), figureSince(fw, up))
 	})
 	console := vm.Console.String()
-	if n := strings.Count(console, pxeBanner); n != 3 {
+	if n := pxeBanners(console); n != 3 {
 		t.Errorf("%d iPXE banners, want 3: the first boot and one per rollback", n)
 	}
 	if n := strings.Count(console, "] Kernel panic - not syncing"); n != 1 {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -70,6 +71,30 @@ func (n Net) Args() []string {
 		args = append(args, "-machine", "graphics=off")
 	}
 	return args
+}
+
+// FirmwareText returns a regular expression that matches text as the
+// firmware's lines reach the console through SeaBIOS's serial console
+// (FirmwareConsole). SeaBIOS copies the firmware's screen to the serial
+// port: a cursor move or colour change (an ANSI CSI sequence) may come
+// between any two characters, and may stand for the spaces it skips
+// ("PXE\x1b[25;03H\x1b[25;04HLINUX", "initrd.img...ok"). A space in text
+// matches any run of spaces and such sequences, none included; every other
+// character stands for itself.
+func FirmwareText(text string) string {
+	const csi = `\x1b\[[0-9;?]*[A-Za-z]`
+	var re strings.Builder
+	for i, r := range text {
+		switch {
+		case r == ' ':
+			re.WriteString(`(?: |` + csi + `)*`)
+			continue
+		case i > 0:
+			re.WriteString(`(?:` + csi + `)*`)
+		}
+		re.WriteString(regexp.QuoteMeta(string(r)))
+	}
+	return re.String()
 }
 
 // FileServer is an HTTP server on the host's loopback that the guest reaches

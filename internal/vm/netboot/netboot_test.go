@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -138,5 +139,30 @@ func TestTFTPDir(t *testing.T) {
 	}
 	if err := TFTPDir(t.TempDir(), filepath.Join(src, "missing"), "", ""); err == nil {
 		t.Error("a missing kernel was accepted")
+	}
+}
+
+// The console lines SeaBIOS's serial console gave in CI runs and locally,
+// and lines that must not match.
+func TestFirmwareText(t *testing.T) {
+	for _, c := range []struct {
+		text, console string
+		match         bool
+	}{
+		{"PXELINUX ", "PXELINUX 6.04 PXE", true},
+		{"PXELINUX ", "PXE\x1b[25;03H\x1b[25;04HLINUX 6.04", true},
+		{"PXELINUX ", "PXELINUX\x1b[25;10H6.04", true},
+		{"Loading slashinit/initrd.img... ok", "Loading slashinit/initrd.img...ok", true},
+		{"Loading slashinit/vmlinuz... ok", "Loading slashinit/vmlinuz... ok", true},
+		{"Loading slashinit/vmlinuz... ok", "Loading\x1b[26;09Hslashinit/vml\x1b[0minuz...\x1b[26;33Hok", true},
+		{"iPXE initialising devices", "\x1b[0;1miPXE initialising devices...ok", true},
+		{"Loading slashinit/vmlinuz... ok", "Loading slashinit/vmlinuz... failed", false},
+		{"PXELINUX ", "PXE LINUX 6.04", false},
+		{"boot.ipxe", "bootXipxe", false},
+	} {
+		re := regexp.MustCompile(FirmwareText(c.text))
+		if got := re.MatchString(c.console); got != c.match {
+			t.Errorf("FirmwareText(%q) = %s: matches %q: %v, want %v", c.text, re, c.console, got, c.match)
+		}
 	}
 }
