@@ -80,7 +80,9 @@ func (n Net) Args() []string {
 // between any two characters, and may stand for the spaces it skips
 // ("PXE\x1b[25;03H\x1b[25;04HLINUX", "initrd.img...ok"). A space in text
 // matches any run of spaces and such sequences, none included; every other
-// character stands for itself.
+// character stands for itself. SeaBIOS also holds back the last character
+// written until the next one: the firmware's last line before the kernel
+// takes the serial port may lack its end, so a test does not wait for it.
 func FirmwareText(text string) string {
 	const csi = `\x1b\[[0-9;?]*[A-Za-z]`
 	var re strings.Builder
