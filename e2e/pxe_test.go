@@ -36,11 +36,14 @@ type pxe struct {
 // pxeBanner matches the line iPXE prints each time the firmware runs it.
 // Every line of the firmware, iPXE's and pxelinux's included, reaches the
 // console through SeaBIOS's copy of the screen: netboot.FirmwareText.
-var pxeBanner = netboot.FirmwareText("iPXE initialising devices")
+var (
+	pxeBanner   = netboot.FirmwareText("iPXE initialising devices")
+	pxeBannerRE = regexp.MustCompile(pxeBanner)
+)
 
 // pxeBanners counts the passes through the firmware on console.
 func pxeBanners(console string) int {
-	return len(regexp.MustCompile(pxeBanner).FindAllStringIndex(console, -1))
+	return len(pxeBannerRE.FindAllStringIndex(console, -1))
 }
 
 // newPXE builds the demo system with the NIC driver and publishes it for a

@@ -475,7 +475,7 @@ func TestWatchdogRollback(t *testing.T) {
 			`init: letting the hardware watchdog reset the machine \(within 7s\), so that the next boot can tell it was a rollback\n`)
 		comesBack(t, ends[len(ends)-1], release)
 		since := vm.Console.Since(ends[len(ends)-1])
-		if fw := regexp.MustCompile(pxeBanner).FindStringIndex(since); fw != nil && strings.Contains(since[:fw[0]], "reboot: Restarting system") {
+		if fw := pxeBannerRE.FindStringIndex(since); fw != nil && strings.Contains(since[:fw[0]], "reboot: Restarting system") {
 			t.Error("reboot(2) restarted the machine, not the watchdog")
 		}
 		kexecAt := lineTime(t, vm, from, `kexec_core: Starting new kernel`, time.Second)
